@@ -1,0 +1,5 @@
+"""Allow ``python -m livingreview``."""
+
+from livingreview.cli import main
+
+raise SystemExit(main())
