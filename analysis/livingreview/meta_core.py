@@ -1,0 +1,205 @@
+"""Numerical core of :mod:`livingreview.meta`: errors, input checks, root finding, WLS algebra.
+
+Everything here works on vectors of length k and p×p matrices; no k×k matrix is ever built.
+The algebra follows metafor 3.8 (``rma.uni``) term by term so results agree to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+EPS = float(np.finfo(float).eps)
+FArray = NDArray[np.float64]
+
+
+class MetaAnalysisError(ValueError):
+    """A meta-analysis cannot be computed; the message names the problem."""
+
+
+class ConvergenceError(MetaAnalysisError):
+    """An iterative estimator did not converge (never reported as a number)."""
+
+
+class InputError(MetaAnalysisError):
+    """Invalid input value, located by column name and 0-based index."""
+
+    def __init__(self, column: str, index: int | None, problem: str) -> None:
+        self.column = column
+        self.index = index
+        self.problem = problem
+        where = column if index is None else f"{column}[{index}]"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Control:
+    """Iteration settings, named as in metafor's ``control=list(...)``.
+
+    ``threshold`` stops Fisher scoring (REML/ML); ``tol`` and ``maxiter`` drive the root
+    finder (PM) and the log-likelihood check; ``tau2_max`` is the PM search bound
+    (metafor default ``max(100, 10 * mad(yi)^2)`` when None).
+    """
+
+    threshold: float = 1e-5
+    tol: float = EPS**0.25
+    maxiter: int = 100
+    tau2_max: float | None = None
+    stepadj: float = 1.0
+    ll0check: bool = True
+
+
+def check_yi_vi(yi: ArrayLike, vi: ArrayLike) -> tuple[FArray, FArray]:
+    """Return (yi, vi) as float arrays or raise :class:`InputError` naming the first bad value."""
+    y = np.asarray(yi, dtype=float).ravel()
+    v = np.asarray(vi, dtype=float).ravel()
+    if y.size != v.size:
+        raise MetaAnalysisError(f"yi and vi differ in length ({y.size} vs {v.size})")
+    if y.size == 0:
+        raise MetaAnalysisError("no studies (k = 0)")
+    for name, arr in (("yi", y), ("vi", v)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            what = "missing value (NaN)" if np.isnan(arr[bad[0]]) else "infinite value"
+            raise InputError(name, int(bad[0]), what)
+    bad = np.flatnonzero(v <= 0)
+    if bad.size:
+        raise InputError("vi", int(bad[0]), "variance must be positive")
+    return y, v
+
+
+def mad(x: FArray) -> float:
+    """R's ``mad()``: 1.4826 × median absolute deviation."""
+    med = np.median(x)
+    return float(1.4826 * np.median(np.abs(x - med)))
+
+
+def zeroin(
+    f: Callable[[float], float],
+    lower: float,
+    upper: float,
+    f_lower: float,
+    f_upper: float,
+    tol: float,
+    maxiter: int,
+) -> tuple[float, bool]:
+    """Brent's root finder exactly as R's ``uniroot`` (``R_zeroin2``); returns (root, converged)."""
+    a, b, fa, fb = lower, upper, f_lower, f_upper
+    c, fc = a, fa
+    if fa == 0.0:
+        return a, True
+    if fb == 0.0:
+        return b, True
+    for _ in range(maxiter + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2.0 * EPS * abs(b) + tol / 2.0
+        new_step = (c - b) / 2.0
+        if abs(new_step) <= tol_act or fb == 0.0:
+            return b, True
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:
+                t1 = fb / fa
+                p = cb * t1
+                q = 1.0 - t1
+            else:
+                q = fa / fc
+                t1 = fb / fc
+                t2 = fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2.0) and p < abs(prev_step * q / 2.0):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    return b, False
+
+
+@dataclass(frozen=True)
+class Wls:
+    """Weighted least-squares fit of y on X with weights w.
+
+    ``A`` is (X'WX)^-1 (p×p), ``h`` the diagonal x_i' A x_i, ``resid`` = y − Xβ. The implied
+    k×k matrix P = W − W X A X' W is only ever used through the trace helpers below.
+    """
+
+    w: FArray
+    X: FArray | None  # None means intercept only
+    beta: FArray
+    A: FArray
+    h: FArray | float
+    resid: FArray
+
+    @property
+    def rss(self) -> float:
+        """y'Py = Σ w r²."""
+        return float(self.w @ (self.resid * self.resid))
+
+    @property
+    def ypp(self) -> float:
+        """y'PPy = ‖Py‖² = Σ (w r)²."""
+        wr = self.w * self.resid
+        return float(wr @ wr)
+
+    def tr_p(self) -> float:
+        """tr(P) = Σ w − Σ w² h."""
+        return float(self.w.sum() - (self.w * self.w) @ _as_vec(self.h, self.w))
+
+    def sum_p2(self, u: FArray | float = 1.0, s: FArray | float = 1.0) -> float:
+        """Σ_ij P_ij² u_i s_j (u, s vectors or scalars)."""
+        w = self.w
+        w2 = w * w
+        uu = np.broadcast_to(np.asarray(u, dtype=float), w.shape)
+        ss = np.broadcast_to(np.asarray(s, dtype=float), w.shape)
+        us = uu * ss
+        term1 = float(w2 @ us)
+        term2 = -2.0 * float((w2 * w) @ (us * _as_vec(self.h, w)))
+        if self.X is None:
+            a = float(self.A[0, 0])
+            term3 = a * a * float(w2 @ uu) * float(w2 @ ss)
+        else:
+            mu = self.X.T @ (self.X * (w2 * uu)[:, None])
+            ms = self.X.T @ (self.X * (w2 * ss)[:, None])
+            term3 = float(np.trace(self.A @ mu @ self.A @ ms))
+        return term1 + term2 + term3
+
+
+def _as_vec(h: FArray | float, like: FArray) -> FArray:
+    return np.broadcast_to(np.asarray(h, dtype=float), like.shape)
+
+
+def wls(y: FArray, w: FArray, X: FArray | None) -> Wls:
+    """Solve the weighted least-squares problem (X None: intercept only)."""
+    if X is None:
+        sw = float(w.sum())
+        a = 1.0 / sw
+        beta = np.array([float(w @ y) * a])
+        return Wls(w, None, beta, np.array([[a]]), a, y - beta[0])
+    xtw = X.T * w
+    A = np.linalg.inv(xtw @ X)
+    beta = A @ (xtw @ y)
+    h = np.einsum("ij,jk,ik->i", X, A, X)
+    return Wls(w, X, beta, A, h, y - X @ beta)
+
+
+def chisq_sf(x: float, df: float) -> float:
+    """Upper chi-square tail, NaN-safe."""
+    from scipy import stats
+
+    return float(stats.chi2.sf(x, df)) if df > 0 and math.isfinite(x) else math.nan
