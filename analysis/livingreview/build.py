@@ -1,0 +1,45 @@
+"""``livingreview build``: validate → execute → render (Quarto, or a pandoc preview)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+
+from livingreview.execute import execute_all
+from livingreview.paths import Project
+from livingreview.preview import build_preview
+from livingreview.validate import validate_data
+
+RENDER_HINT = 'pip install -e ".[render]"'
+
+
+class BuildError(RuntimeError):
+    """The build stopped; the message says where and why."""
+
+
+def quarto_path() -> str | None:
+    return shutil.which("quarto")
+
+
+def build(project: Project, log: Callable[[str], None] = print, use_quarto: bool = True) -> str:
+    """Run the whole pipeline; return the path of what was produced."""
+    report = validate_data(project.data, project.bibliography)
+    if not report.ok:
+        raise BuildError(
+            "\n".join(str(p) for p in report.problems)
+            + "\nbuild stopped: data invalid; nothing was executed or written"
+        )
+    log(report.summary())
+    execute_all(project, log)
+    quarto = quarto_path() if use_quarto else None
+    if quarto:
+        log("rendering the book with Quarto …")
+        done = subprocess.run([quarto, "render"], cwd=project.root)
+        if done.returncode != 0:
+            raise BuildError(f"quarto render failed (exit {done.returncode})")
+        return str(project.root / "_book")
+    log(f"quarto not found: writing a pandoc preview instead (for the full book: {RENDER_HINT})")
+    path = build_preview(project)
+    log(f"preview written: {path.relative_to(project.root)}")
+    return str(path)

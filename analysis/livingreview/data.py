@@ -1,0 +1,87 @@
+"""Loading the extraction dataset into typed pandas tables, as the data package describes it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+TABLES = ("studies", "effects", "screening", "searches", "syntheses")
+DOMAINS = ("symptoms", "adherence", "retention", "satisfaction", "other")
+RELEVANCE = ("A", "B", "C", "D")
+RELEVANCE_LABELS = {
+    "A": "Prescriber alliance in a medication or placebo arm",
+    "B": "Medication patients pooled with psychotherapy arms",
+    "C": "Psychotherapist alliance while on medication",
+    "D": "Adjacent construct or population",
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The five tables of the extraction dataset plus its data package descriptor."""
+
+    studies: pd.DataFrame
+    effects: pd.DataFrame
+    screening: pd.DataFrame
+    searches: pd.DataFrame
+    syntheses: pd.DataFrame
+    package: dict
+
+    def fields(self, table: str) -> list[dict]:
+        """Field descriptors of ``table`` from ``datapackage.json``."""
+        for resource in self.package["resources"]:
+            if resource["name"] == table:
+                return resource["schema"]["fields"]
+        raise KeyError(table)
+
+    def effects_with_studies(self) -> pd.DataFrame:
+        """Effects joined with the study columns they need (relevance, design, diagnosis, …)."""
+        cols = [
+            "study_id",
+            "year",
+            "design",
+            "diagnosis",
+            "country",
+            "arm_relevance",
+            "extraction_level",
+            "n_analysed",
+        ]
+        return self.effects.merge(self.studies[cols], on="study_id", how="left", validate="m:1")
+
+
+def _read_table(path: Path, fields: list[dict]) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    for field in fields:
+        name, kind = field["name"], field["type"]
+        if name not in frame:
+            continue
+        if kind == "integer":
+            frame[name] = pd.to_numeric(frame[name].replace("", pd.NA)).astype("Int64")
+        elif kind == "number":
+            frame[name] = pd.to_numeric(frame[name].replace("", pd.NA)).astype("Float64")
+        elif kind == "date":
+            frame[name] = pd.to_datetime(frame[name].replace("", pd.NA)).dt.date
+    return frame
+
+
+def load_dataset(data_dir: Path) -> Dataset:
+    """Read every table of the data package in ``data_dir`` (validate it first)."""
+    data_dir = Path(data_dir)
+    package = json.loads((data_dir / "datapackage.json").read_text(encoding="utf-8"))
+    frames = {
+        resource["name"]: _read_table(data_dir / resource["path"], resource["schema"]["fields"])
+        for resource in package["resources"]
+    }
+    key_of = {
+        "studies": "study_id",
+        "effects": "effect_id",
+        "screening": "record_id",
+        "searches": "search_id",
+        "syntheses": "synthesis_id",
+    }
+    for name, key in key_of.items():
+        frames[name] = frames[name].sort_values(key, kind="stable").reset_index(drop=True)
+    return Dataset(package=package, **{name: frames[name] for name in TABLES})

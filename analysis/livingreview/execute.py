@@ -1,0 +1,83 @@
+"""Executing the analysis notebooks in place (Quarto never executes embedded notebooks)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from livingreview.data import load_dataset
+from livingreview.paths import Project
+from livingreview.release import read_metadata
+from livingreview.variables import compute_variables, write_variables
+
+KERNEL = "python3"
+TIMEOUT_S = 600
+
+
+def validation_variables(project: Project) -> dict | None:
+    """Agreement with metafor from the committed reference, if the engine's summary is present."""
+    reference = project.root / "tests" / "reference" / "metafor_reference.json"
+    if not reference.is_file():
+        return None
+    try:
+        from livingreview.meta_validation import summary_variables
+    except ImportError:
+        return None
+    return summary_variables(reference)
+
+
+def compute_project_variables(project: Project) -> dict:
+    """All ``_variables.yml`` values for the data in ``project``."""
+    data = load_dataset(project.data)
+    meta = read_metadata(project.citation_cff, data.searches)
+    return compute_variables(data, meta, validation_variables(project))
+
+
+def update_variables(project: Project) -> bool:
+    """Recompute ``_variables.yml`` from the data; return whether it changed."""
+    return write_variables(project.variables_yml, compute_project_variables(project))
+
+
+def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
+    """Execute every cell of ``path`` with working directory ``cwd``; return the executed copy."""
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=TIMEOUT_S, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}
+    ).execute()
+    _strip_volatile(nb)
+    return nb
+
+
+def _strip_volatile(nb: nbformat.NotebookNode) -> None:
+    """Drop timing metadata so that re-execution produces identical files."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+
+
+def execute_all(project: Project, log: Callable[[str], None] = print) -> list[Path]:
+    """Execute every notebook of ``analysis/`` (file-name order), then save them all.
+
+    Nothing is written until every notebook has run: a failing cell leaves the stored notebooks
+    and ``_variables.yml`` exactly as they were.
+    """
+    variables = compute_project_variables(project)
+    notebooks = project.notebooks()
+    executed = []
+    for i, path in enumerate(notebooks, start=1):
+        start = time.perf_counter()
+        log(f"[{i}/{len(notebooks)}] executing {path.relative_to(project.root)} …")
+        executed.append(run_notebook(path, project.analysis))
+        log(f"[{i}/{len(notebooks)}] done in {time.perf_counter() - start:.1f} s")
+    changed = write_variables(project.variables_yml, variables)
+    log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+    for path, nb in zip(notebooks, executed, strict=True):
+        staged = path.with_suffix(".ipynb.tmp")
+        nbformat.write(nb, staged)
+        staged.replace(path)
+    return notebooks

@@ -1,0 +1,220 @@
+"""Figures of the book (matplotlib; deterministic, colour-blind-safe Okabe–Ito palette)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from livingreview.data import Dataset
+from livingreview.synthesis import favourable_r, study_directions
+from livingreview.tables import study_label
+
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "orange": "#E69F00",
+    "grey": "#7F7F7F",
+    "green": "#009E73",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+DIRECTION_STYLE = {  # marker, colour, legend text
+    "positive": ("^", OKABE_ITO["blue"], "Positive (stronger alliance, better outcome)"),
+    "null": ("o", OKABE_ITO["grey"], "No clear association"),
+    "negative": ("v", OKABE_ITO["vermillion"], "Negative"),
+    "mixed": ("D", OKABE_ITO["orange"], "Mixed"),
+}
+RELEVANCE_COLOUR = {
+    "A": OKABE_ITO["blue"],
+    "B": OKABE_ITO["green"],
+    "C": OKABE_ITO["purple"],
+    "D": OKABE_ITO["grey"],
+}
+DOMAIN_ORDER = ["symptoms", "adherence", "retention", "satisfaction", "other"]
+
+
+def use_book_style() -> None:
+    """Fixed fonts, sizes and metadata so that re-execution gives identical images."""
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "font.size": 9,
+            "font.family": "DejaVu Sans",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "livingreview",
+            "path.simplify": True,
+        }
+    )
+
+
+def _marker_size(n: float | None) -> float:
+    return 30.0 if n is None or pd.isna(n) else 20.0 + 6.0 * math.sqrt(float(n))
+
+
+def direction_plot(data: Dataset, relevance: tuple[str, ...] = ("A", "B", "C")) -> Figure:
+    """Effect-direction plot: studies (rows) × outcome domains (columns), arrows by direction."""
+    use_book_style()
+    effects = data.effects_with_studies()
+    effects = effects[effects["arm_relevance"].isin(relevance)]
+    per = study_directions(effects)
+    studies = (
+        per.drop_duplicates("study_id")
+        .sort_values(["arm_relevance", "year", "study_id"], ascending=[True, True, True])[
+            "study_id"
+        ]
+        .tolist()
+    )
+    domains = [d for d in DOMAIN_ORDER if d in set(per["outcome_domain"])]
+    ypos = {s: i for i, s in enumerate(reversed(studies))}
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(studies) + 1.6))
+    for direction, (marker, colour, _) in DIRECTION_STYLE.items():
+        rows = per[per["direction"] == direction]
+        ax.scatter(
+            [domains.index(d) for d in rows["outcome_domain"]],
+            [ypos[s] for s in rows["study_id"]],
+            s=[_marker_size(n) for n in rows["n"]],
+            marker=marker,
+            color=colour,
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=3,
+        )
+    relevance_of = per.drop_duplicates("study_id").set_index("study_id")["arm_relevance"]
+    ax.set_yticks(range(len(studies)))
+    ax.set_yticklabels([f"{study_label(s)} [{relevance_of[s]}]" for s in reversed(studies)])
+    ax.set_xticks(range(len(domains)))
+    ax.set_xticklabels([d.capitalize() for d in domains])
+    ax.set_xlim(-0.6, len(domains) - 0.4)
+    ax.set_ylim(-0.7, len(studies) - 0.3)
+    ax.grid(axis="y", color="#E5E5E5", zorder=0)
+    ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker=m,
+            color=c,
+            linestyle="",
+            markeredgecolor="black",
+            markeredgewidth=0.5,
+            markersize=7,
+            label=t,
+        )
+        for m, c, t in DIRECTION_STYLE.values()
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=2,
+        frameon=False,
+        fontsize=8,
+    )
+    ax.set_title(
+        "Marker area grows with the number of participants; [A–C] = arm relevance",
+        fontsize=8,
+        loc="left",
+        pad=24,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _fisher_ci(r: float, n: float | None) -> tuple[float, float] | None:
+    if n is None or pd.isna(n) or n <= 3 or abs(r) >= 1:
+        return None
+    z, se = math.atanh(r), 1 / math.sqrt(float(n) - 3)
+    return math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
+
+
+def context_plot(data: Dataset) -> Figure:
+    """Correlations in our data beside the pooled estimates of earlier meta-analyses."""
+    use_book_style()
+    e = data.effects_with_studies().assign(fav=lambda d: favourable_r(d))
+    e = e[e["fav"].notna()].sort_values(["arm_relevance", "study_id", "effect_id"], kind="stable")
+    pooled = data.syntheses[data.syntheses["estimate"].notna()].sort_values("synthesis_id")
+    rows = len(e) + len(pooled)
+    fig, ax = plt.subplots(figsize=(6.5, 0.3 * rows + 1.4))
+    labels = []
+    y = rows - 1
+    for _, syn in pooled.iterrows():
+        r = float(syn["r_derived"]) if pd.notna(syn["r_derived"]) else float(syn["estimate"])
+        to_r = (lambda v: math.tanh(v)) if syn["metric"] == "fisher_z" else (lambda v: v)
+        lb, ub = to_r(float(syn["ci_lb"])), to_r(float(syn["ci_ub"]))
+        ax.fill([lb, r, ub, r], [y, y + 0.3, y, y - 0.3], color=OKABE_ITO["black"], zorder=3)
+        labels.append(f"{study_label(syn['citation_key'])}: pooled, {syn['alliance_context']}")
+        y -= 1
+    for _, row in e.iterrows():
+        r = float(row["fav"])
+        derived = pd.isna(row["r"])
+        ci = _fisher_ci(r, row["n"] if pd.notna(row["n"]) else row["n_analysed"])
+        colour = RELEVANCE_COLOUR[row["arm_relevance"]]
+        if ci:
+            ax.plot(ci, [y, y], color=colour, linewidth=1.2, zorder=2)
+        ax.scatter(
+            [r],
+            [y],
+            s=36,
+            marker="s",
+            zorder=3,
+            edgecolor=colour,
+            linewidth=1.2,
+            facecolor="white" if derived else colour,
+        )
+        labels.append(
+            f"{study_label(row['study_id'])} [{row['arm_relevance']}] {row['outcome_domain']}"
+            + (" (derived)" if derived else "")
+        )
+        y -= 1
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(list(range(rows - 1, -1, -1)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlim(-1, 1)
+    ax.set_xticks(np.linspace(-1, 1, 9))
+    ax.set_xlabel("Correlation, oriented so that positive = stronger alliance with better outcome")
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="D",
+            color=OKABE_ITO["black"],
+            linestyle="",
+            label="Earlier meta-analysis (95% CI)",
+        )
+    ]
+    handles += [
+        Line2D([], [], marker="s", color=c, linestyle="", label=f"Arm {k}")
+        for k, c in RELEVANCE_COLOUR.items()
+        if k in set(e["arm_relevance"])
+    ]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="s",
+            markerfacecolor="white",
+            markeredgecolor="black",
+            linestyle="",
+            label="Derived, not printed",
+        )
+    )
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=3,
+        frameon=False,
+        fontsize=8,
+    )
+    ax.grid(axis="x", color="#E5E5E5", zorder=0)
+    fig.tight_layout()
+    return fig

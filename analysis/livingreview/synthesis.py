@@ -1,0 +1,147 @@
+"""Synthesis without meta-analysis (SWiM): effect direction per study and outcome domain, sign tests.
+
+The unit of the sign test is the study within an outcome domain, not the association, so that a
+study reporting several associations counts once (Boon & Thomson's effect-direction rule: a
+study's direction is the one shared by at least 70% of its associations in that domain,
+otherwise it is "mixed").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy.stats import binomtest
+
+from livingreview.data import DOMAINS
+
+DIRECTIONS = ("positive", "null", "negative", "mixed")
+AGREEMENT = 0.7
+
+
+def study_direction(directions: Sequence[str]) -> str:
+    """Direction of one study in one domain from the directions of its associations."""
+    counts = pd.Series(list(directions)).value_counts()
+    if counts.empty:
+        raise ValueError("a study needs at least one association")
+    top, top_n = counts.index[0], int(counts.iloc[0])
+    if len(counts) > 1 and int(counts.iloc[1]) == top_n:
+        return "mixed"
+    return str(top) if top_n / counts.sum() >= AGREEMENT else "mixed"
+
+
+def study_directions(effects: pd.DataFrame) -> pd.DataFrame:
+    """One row per study × outcome domain with its direction, associations and largest N."""
+    grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)
+    out = grouped.agg(
+        k=("effect_id", "size"),
+        direction=("direction", study_direction),
+        n=("n", "max"),
+    ).reset_index()
+    extra = effects.drop_duplicates("study_id").set_index("study_id")
+    for column in ("arm_relevance", "n_analysed", "year", "diagnosis"):
+        if column in extra:
+            out[column] = out["study_id"].map(extra[column])
+    if "n_analysed" in out:
+        out["n"] = out["n"].fillna(out["n_analysed"])
+    return out
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    """Effect-direction counts for one outcome domain (studies as the unit) and its sign test."""
+
+    domain: str
+    k: int
+    n_studies: int
+    positive: int
+    null: int
+    negative: int
+    mixed: int
+    sign_p: float | None
+
+    @property
+    def decisive(self) -> int:
+        return self.positive + self.negative
+
+
+def sign_test(positive: int, negative: int) -> float | None:
+    """Two-sided exact sign test of positive vs negative directions (None when both are zero)."""
+    if positive + negative == 0:
+        return None
+    return float(binomtest(positive, positive + negative, 0.5).pvalue)
+
+
+def summarise_domains(
+    effects: pd.DataFrame, domains: Sequence[str] = DOMAINS
+) -> list[DomainSummary]:
+    """Effect-direction summary per domain for the given associations."""
+    per_study = (
+        study_directions(effects)
+        if len(effects)
+        else pd.DataFrame(columns=["study_id", "outcome_domain", "direction"])
+    )
+    out = []
+    for domain in domains:
+        rows = per_study[per_study["outcome_domain"] == domain]
+        counts = rows["direction"].value_counts()
+        out.append(
+            DomainSummary(
+                domain=domain,
+                k=int((effects["outcome_domain"] == domain).sum()) if len(effects) else 0,
+                n_studies=len(rows),
+                positive=int(counts.get("positive", 0)),
+                null=int(counts.get("null", 0)),
+                negative=int(counts.get("negative", 0)),
+                mixed=int(counts.get("mixed", 0)),
+                sign_p=sign_test(int(counts.get("positive", 0)), int(counts.get("negative", 0))),
+            )
+        )
+    return out
+
+
+def summary_frame(effects: pd.DataFrame, groups: dict[str, Sequence[str]]) -> pd.DataFrame:
+    """Domain summaries for several groups of arm relevance (e.g. A; A–C) in one long table."""
+    rows = []
+    for label, relevance in groups.items():
+        subset = effects[effects["arm_relevance"].isin(relevance)]
+        for s in summarise_domains(subset):
+            if s.k == 0:
+                continue
+            rows.append({"group": label, **s.__dict__})
+    return pd.DataFrame(rows)
+
+
+def favourable_r(effects: pd.DataFrame) -> pd.Series:
+    """Correlation oriented so that positive means stronger alliance with better outcome.
+
+    Uses the printed r, else the derived r; the sign flips where a higher outcome score is worse.
+    """
+    value = effects["r"].astype("Float64").fillna(effects["r_derived"].astype("Float64"))
+    flip = effects.get("outcome_higher_is_better", pd.Series("yes", index=effects.index)) == "no"
+    return value.where(~flip, -value)
+
+
+@dataclass(frozen=True)
+class PoolingAssessment:
+    """Whether a meta-analysis of correlations is possible in a domain, and on what."""
+
+    domain: str
+    n_studies_printed: int
+    n_studies_any: int
+    possible: bool
+
+
+def assess_pooling(
+    effects: pd.DataFrame, domains: Sequence[str] = DOMAINS
+) -> list[PoolingAssessment]:
+    """A domain can be pooled when two or more studies give a correlation (printed or derived)."""
+    has_r = effects.assign(fav=favourable_r(effects))
+    out = []
+    for domain in domains:
+        rows = has_r[(has_r["outcome_domain"] == domain) & has_r["fav"].notna()]
+        printed = rows[rows["r"].notna()]["study_id"].nunique()
+        any_r = rows["study_id"].nunique()
+        out.append(PoolingAssessment(domain, int(printed), int(any_r), any_r >= 2))
+    return out

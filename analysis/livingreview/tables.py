@@ -1,0 +1,251 @@
+"""Tables of the book as great-tables objects with fixed ids (deterministic HTML for nbval).
+
+great-tables escapes every cell, header and note given as plain text, so text from the data
+(quotes, measures) always reaches HTML as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from great_tables import GT
+
+from livingreview.data import RELEVANCE_LABELS, Dataset
+from livingreview.synthesis import favourable_r, summary_frame
+from livingreview.variables import fmt_p, fmt_r
+
+DIRECTION_SYMBOL = {
+    "positive": "▲ positive",
+    "null": "○ null",
+    "negative": "▼ negative",
+    "mixed": "◆ mixed",
+}
+LABEL = {
+    "rct": "RCT",
+    "rct_secondary": "Secondary analysis of an RCT",
+    "prospective_cohort": "Prospective cohort",
+    "cross_sectional": "Cross-sectional",
+    "non_randomised": "Non-randomised intervention",
+    "psychometric": "Psychometric study",
+    "depression": "Depression",
+    "anxiety": "Anxiety",
+    "ptsd": "PTSD",
+    "bipolar": "Bipolar disorder",
+    "psychosis": "Psychosis",
+    "mixed": "Mixed psychiatric",
+    "abstract": "Abstract",
+    "full_text": "Full text",
+}
+
+
+def study_label(study_id: str) -> str:
+    """'ZilchaMano2015PPS' → 'ZilchaMano 2015 (PPS)': readable without the bibliography."""
+    match = re.fullmatch(r"(.+?)(\d{4})([A-Za-z]*)", study_id)
+    if not match:
+        return study_id
+    name, year, suffix = match.groups()
+    return f"{name} {year}" + (f" ({suffix})" if suffix else "")
+
+
+def group_label(relevance: str) -> str:
+    return f"{relevance}: {RELEVANCE_LABELS[relevance]}"
+
+
+def characteristics_table(data: Dataset) -> GT:
+    """Characteristics of every extracted study, grouped by arm relevance."""
+    s = data.studies.sort_values(["arm_relevance", "year", "study_id"], kind="stable")
+    frame = pd.DataFrame(
+        {
+            "group": s["arm_relevance"].map(group_label),
+            "study": s["study_id"].map(study_label),
+            "design": s["design"].map(LABEL),
+            "diagnosis": s["diagnosis"].map(LABEL),
+            "country": s["country"],
+            "n": s["n_analysed"].map(lambda v: "not reported" if pd.isna(v) else f"{int(v):,}"),
+            "medication": s["medication"],
+            "level": s["extraction_level"].map(LABEL),
+        }
+    )
+    return (
+        GT(frame, id="tbl-characteristics-gt", groupname_col="group")
+        .cols_label(
+            study="Study",
+            design="Design",
+            diagnosis="Diagnosis",
+            country="Country",
+            n="N analysed",
+            medication="Medication",
+            level="Extracted from",
+        )
+        .cols_align("right", columns="n")
+        .tab_source_note(
+            "Arm relevance as defined in the methods. N as printed by the source; "
+            "'not reported' where the text read did not give it."
+        )
+        .tab_source_note("Source: data/studies.csv")
+    )
+
+
+def data_dictionary_table(data: Dataset) -> GT:
+    """The data dictionary, rendered from ``datapackage.json``."""
+    rows = []
+    for resource in data.package["resources"]:
+        for field in resource["schema"]["fields"]:
+            c = field.get("constraints", {})
+            rules = []
+            if c.get("required"):
+                rules.append("required")
+            if c.get("unique"):
+                rules.append("unique")
+            if "enum" in c:
+                rules.append("one of: " + ", ".join(c["enum"]))
+            if "minimum" in c or "maximum" in c:
+                rules.append(f"range {c.get('minimum', '')}–{c.get('maximum', '')}")
+            if "pattern" in c:
+                rules.append("pattern " + c["pattern"])
+            rows.append(
+                {
+                    "table": resource["path"],
+                    "field": field["name"],
+                    "type": field["type"],
+                    "rules": "; ".join(rules),
+                    "description": field.get("description", ""),
+                }
+            )
+    for resource in data.package["resources"]:
+        for fk in resource["schema"].get("foreignKeys", []):
+            rows.append(
+                {
+                    "table": resource["path"],
+                    "field": ", ".join(fk["fields"]),
+                    "type": "foreign key",
+                    "rules": "",
+                    "description": f"must exist in {fk['reference']['resource']}.csv "
+                    f"({', '.join(fk['reference']['fields'])})",
+                }
+            )
+    return (
+        GT(pd.DataFrame(rows), id="tbl-data-dictionary-gt", groupname_col="table")
+        .cols_label(field="Field", type="Type", rules="Constraints", description="Description")
+        .tab_source_note(
+            "Source: data/datapackage.json (Frictionless Data Package); "
+            "`livingreview validate` enforces every rule shown."
+        )
+    )
+
+
+def direction_table(data: Dataset) -> GT:
+    """Effect-direction summary per outcome domain: arm A, then arms A–C (studies as unit)."""
+    effects = data.effects_with_studies()
+    frame = summary_frame(
+        effects, {"Arm A (primary)": ["A"], "Arms A–C (sensitivity)": ["A", "B", "C"]}
+    )
+    frame["sign_p"] = frame["sign_p"].map(fmt_p)
+    frame = frame[
+        ["group", "domain", "n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]
+    ]
+    return (
+        GT(frame, id="tbl-direction-gt", groupname_col="group")
+        .cols_label(
+            domain="Outcome domain",
+            n_studies="Studies",
+            k="Associations",
+            positive="▲ Positive",
+            null="○ Null",
+            negative="▼ Negative",
+            mixed="◆ Mixed",
+            sign_p="Sign test p",
+        )
+        .tab_spanner("Study-level direction", columns=["positive", "null", "negative", "mixed"])
+        .cols_align(
+            "right", columns=["n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]
+        )
+        .tab_source_note(
+            "A study's direction in a domain is the one shared by at least 70% of its "
+            "associations, otherwise mixed. Positive: stronger alliance with better "
+            "outcome. Two-sided exact sign test of positive against negative studies."
+        )
+        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+    )
+
+
+def associations_table(data: Dataset) -> GT:
+    """Every association with its statistic exactly as printed."""
+    e = data.effects_with_studies().sort_values(
+        ["arm_relevance", "outcome_domain", "effect_id"], kind="stable"
+    )
+    fav = favourable_r(e)
+    r_text = [
+        "" if pd.isna(v) else fmt_r(float(v)) + (" (derived)" if pd.isna(p) else "")
+        for v, p in zip(fav, e["r"], strict=True)
+    ]
+    frame = pd.DataFrame(
+        {
+            "group": e["arm_relevance"].map(group_label),
+            "study": e["study_id"].map(study_label),
+            "domain": e["outcome_domain"],
+            "arm": e["arm"].str.replace("_", " "),
+            "rater": e["rater"].str.replace("_", " "),
+            "statistic": e["statistic_reported"],
+            "r": r_text,
+            "direction": e["direction"].map(DIRECTION_SYMBOL),
+        }
+    )
+    return (
+        GT(frame, id="tbl-associations-gt", groupname_col="group")
+        .cols_label(
+            study="Study",
+            domain="Outcome",
+            arm="Patients",
+            rater="Alliance rater",
+            statistic="Statistic as printed",
+            r="r (alliance-favourable)",
+            direction="Direction",
+        )
+        .tab_source_note(
+            "r is oriented so that a positive value means stronger alliance with better "
+            "outcome; 'derived' marks values we converted (see data/effects.csv)."
+        )
+        .tab_source_note("Source: data/effects.csv")
+    )
+
+
+def evidence_table(data: Dataset) -> GT:
+    """Every association with its verbatim quote and source address (traceability)."""
+    e = data.effects.sort_values("effect_id", kind="stable")
+    frame = pd.DataFrame(
+        {
+            "effect": e["effect_id"],
+            "quote": e["quote"],
+            "source": e["source_url"].str.replace(" ; ", "\n", regex=False),
+        }
+    )
+    return (
+        GT(frame, id="tbl-evidence-gt")
+        .cols_label(effect="Association", quote="Verbatim quote", source="Where it was read")
+        .tab_source_note("Quotes are verbatim from the sources; '[…]' marks omissions.")
+        .tab_source_note("Source: data/effects.csv")
+    )
+
+
+class Shown:
+    """Notebook display of a table: its HTML, and a stable plain-text stand-in.
+
+    GT's own ``repr`` contains memory addresses, which would make every execution differ.
+    """
+
+    def __init__(self, table: GT) -> None:
+        self._html = table.as_raw_html()
+        self._id = table._options.table_id.value
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return f"<table {self._id}>"
+
+
+def show(table: GT) -> Shown:
+    """What a notebook cell returns to display ``table`` deterministically."""
+    return Shown(table)
