@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -47,6 +48,7 @@ __all__ = [
     "Tau2CI",
     "confint_tau2",
     "fisher_z",
+    "moderator_matrix",
     "fisher_z_inverse",
     "predict",
     "rma",
@@ -128,6 +130,36 @@ def fisher_z(r: ArrayLike, n: ArrayLike) -> tuple[FArray, FArray]:
 def fisher_z_inverse(z: ArrayLike) -> FArray:
     """Back-transform Fisher z to the correlation scale (tanh)."""
     return np.tanh(np.asarray(z, dtype=float))
+
+
+def moderator_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[FArray, list[str]]:
+    """Moderator columns as R's ``model.matrix`` would code them (without the intercept).
+
+    Numeric columns enter as they are; other columns are factors with sorted levels and
+    treatment contrasts against the first level, named ``<column><level>`` as in metafor.
+    """
+    blocks: list[FArray] = []
+    names: list[str] = []
+    for col in columns:
+        if col not in frame.columns:
+            raise MetaAnalysisError(f"no column {col!r} for a moderator")
+        series = frame[col]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            blocks.append(series.to_numpy(dtype=float)[:, None])
+            names.append(col)
+            continue
+        if series.isna().any():
+            raise InputError(col, int(np.flatnonzero(series.isna())[0]), "missing moderator value")
+        values = series.astype(str).to_numpy()
+        levels = sorted(set(values.tolist()))
+        if len(levels) < 2:
+            raise MetaAnalysisError(f"moderator {col!r} has a single level")
+        for lev in levels[1:]:
+            blocks.append((values == lev).astype(float)[:, None])
+            names.append(f"{col}{lev}")
+    if not blocks:
+        return np.empty((len(frame), 0)), []
+    return np.hstack(blocks), names
 
 
 def _design(mods: ArrayLike | None, k: int) -> FArray | None:
@@ -224,14 +256,12 @@ def _finish(
     s2w = 1.0
     ddf: int | None = None
     if test == "knha":
-        if k == p:
-            raise MetaAnalysisError("Knapp-Hartung test needs more studies than coefficients")
         rss = fit.rss
-        s2w = 0.0 if rss <= EPS else rss / (k - p)
+        s2w = 0.0 if rss <= EPS else (rss / (k - p) if k > p else math.inf)
         ddf = k - p
     vb = s2w * fit.A
     se = np.sqrt(np.diag(vb))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # k = p under knha: se = 0, as metafor
         zval = fit.beta / se
     btt = np.arange(1, p) if p > 1 else np.array([0])
     m = btt.size
@@ -302,14 +332,14 @@ def _finish(
     )
 
 
-def _r2(
-    y: FArray, v: FArray, X: FArray, method: str, control: Control, tau2: float
-) -> float | None:
+def _r2(y: FArray, v: FArray, X: FArray, method: str, control: Control, tau2: float) -> float | None:
     """Pseudo-R² (%) as metafor: (tau²_RE − tau²_ME)/tau²_RE; adjusted weighted R² for EE."""
     k, p = X.shape
     if method == "EE":
         if np.var(y) == 0:
             return 0.0
+        if k == p:
+            return math.nan
         w = 1.0 / v
         fit = wls(y, w, X)
         ybar = float(w @ y) / float(w.sum())

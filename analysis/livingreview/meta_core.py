@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import solve_triangular
 
 EPS = float(np.finfo(float).eps)
 FArray = NDArray[np.float64]
@@ -189,12 +190,15 @@ def wls(y: FArray, w: FArray, X: FArray | None) -> Wls:
     if X is None:
         sw = float(w.sum())
         a = 1.0 / sw
-        beta = np.array([float(w @ y) * a])
+        beta = np.array([float(w @ y) / sw if y.size > 1 else float(y[0])])
         return Wls(w, None, beta, np.array([[a]]), a, y - beta[0])
-    xtw = X.T * w
-    A = np.linalg.inv(xtw @ X)
-    beta = A @ (xtw @ y)
-    h = np.einsum("ij,jk,ik->i", X, A, X)
+    sw = np.sqrt(w)
+    q, r = np.linalg.qr(X * sw[:, None])  # QR of W^½X, as metafor's .invcalc
+    beta = solve_triangular(r, q.T @ (sw * y))
+    r_inv = solve_triangular(r, np.eye(r.shape[0]))
+    A = r_inv @ r_inv.T
+    t = X @ r_inv
+    h = np.einsum("ij,ij->i", t, t)
     return Wls(w, X, beta, A, h, y - X @ beta)
 
 

@@ -63,9 +63,7 @@ def _try_fit(y: FArray, v: FArray, fit: MetaResult, **kw: object) -> MetaResult 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return rma(
-                y, v, method=fit.method, test=fit.test, level=fit.level, control=fit.control, **kw
-            )  # type: ignore[arg-type]
+            return rma(y, v, method=fit.method, test=fit.test, level=fit.level, control=fit.control, **kw)  # type: ignore[arg-type]
     except MetaAnalysisError:
         return None
 
@@ -110,9 +108,7 @@ def _masked(v: FArray, tau2: FArray, omit: FArray) -> FArray:
 def _loo_vectorised(fit: MetaResult) -> dict[str, FArray]:
     k = fit.k
     block = max(1, min(k, _BLOCK_ELEMENTS // k))
-    parts = [
-        _loo_block(fit, np.arange(start, min(k, start + block))) for start in range(0, k, block)
-    ]
+    parts = [_loo_block(fit, np.arange(start, min(k, start + block))) for start in range(0, k, block)]
     return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
 
 
@@ -371,15 +367,13 @@ def trimfill(
     test = fit.test if test is None else test
     control = fit.control if control is None else control
 
-    def refit(y: FArray, v: FArray, mods: FArray | None = None) -> MetaResult:
+    def refit(y: FArray, v: FArray, mods: FArray | None = None, tst: str = test) -> MetaResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return rma(
-                y, v, mods=mods, method=fit.method, test=test, level=fit.level, control=control
-            )
+            return rma(y, v, mods=mods, method=fit.method, test=tst, level=fit.level, control=control)
 
-    if side is None:
-        side = "right" if refit(fit.yi, fit.vi, np.sqrt(fit.vi)).beta[1] < 0 else "left"
+    if side is None:  # only the slope's sign matters, which does not depend on the test
+        side = "right" if refit(fit.yi, fit.vi, np.sqrt(fit.vi), "z").beta[1] < 0 else "left"
     if side not in ("left", "right"):
         raise MetaAnalysisError("side must be 'left' or 'right'")
     sign = -1.0 if side == "right" else 1.0
