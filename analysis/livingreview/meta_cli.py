@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = analyse(args)
         except CliError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(str(err), file=sys.stderr)
             return 1
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)

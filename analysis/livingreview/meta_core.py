@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.linalg import solve_triangular
 
 EPS = float(np.finfo(float).eps)
 FArray = NDArray[np.float64]
@@ -194,8 +193,8 @@ def wls(y: FArray, w: FArray, X: FArray | None) -> Wls:
         return Wls(w, None, beta, np.array([[a]]), a, y - beta[0])
     sw = np.sqrt(w)
     q, r = np.linalg.qr(X * sw[:, None])  # QR of W^½X, as metafor's .invcalc
-    beta = solve_triangular(r, q.T @ (sw * y))
-    r_inv = solve_triangular(r, np.eye(r.shape[0]))
+    r_inv = np.linalg.inv(r)  # p×p upper triangular
+    beta = r_inv @ (q.T @ (sw * y))
     A = r_inv @ r_inv.T
     t = X @ r_inv
     h = np.einsum("ij,ij->i", t, t)
