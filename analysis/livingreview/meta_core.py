@@ -64,7 +64,7 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike) -> tuple[FArray, FArray]:
     for name, arr in (("yi", y), ("vi", v)):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
-            what = "missing value (NaN)" if np.isnan(arr[bad[0]]) else "infinite value"
+            what = "missing value" if np.isnan(arr[bad[0]]) else "infinite value"
             raise InputError(name, int(bad[0]), what)
     bad = np.flatnonzero(v <= 0)
     if bad.size:
