@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Outline(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == self._in:
             self._in = None
+            self.headings[-1] = " ".join(self.headings[-1].split())
 
     def handle_data(self, data: str) -> None:
         if self._in:
@@ -89,7 +91,7 @@ def test_preview_has_every_chapter_table_and_figure(preview: Path, root: Path) -
     assert set(page.figures) == figs
     assert set(page.tables) == tbls
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
-    assert "Preview." in html and 'pip install -e ".[render]"' in html
+    assert "Preview." in html and 'pip install -e ".[render]"' in unescape(html)
 
 
 def test_preview_resolves_vars_citations_and_crossrefs(preview: Path) -> None:

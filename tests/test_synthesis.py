@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,3 +76,25 @@ def test_pooling_needs_two_studies_with_a_correlation() -> None:
     symptoms, adherence = assess_pooling(e, ["symptoms", "adherence"])
     assert (symptoms.n_studies_any, symptoms.n_studies_printed, symptoms.possible) == (2, 1, True)
     assert adherence.possible is False
+
+
+def test_pool_domain_matches_the_engine_on_study_means() -> None:
+    from livingreview.meta import predict, rma
+    from livingreview.synthesis import pool_domain
+
+    e = effects([
+        ("A-1", "A", "symptoms", "positive", 40, 0.3, None, "yes"),
+        ("A-2", "A", "symptoms", "positive", 40, 0.5, None, "yes"),
+        ("B-1", "B", "symptoms", "positive", 60, None, 0.1, "yes"),
+        ("C-1", "C", "symptoms", "positive", 80, -0.2, None, "no"),
+    ])
+    pooled = pool_domain(e, "symptoms")
+    z = np.array([np.mean(np.arctanh([0.3, 0.5])), np.arctanh(0.1), np.arctanh(0.2)])
+    fit = rma(z, 1 / (np.array([40, 60, 80]) - 3), method="REML", test="knha")
+    pred = predict(fit)
+    assert pooled is not None and pooled.k == 3
+    assert pooled.r == pytest.approx(np.tanh(fit.estimate))
+    assert (pooled.ci_lb, pooled.pi_ub) == pytest.approx((np.tanh(pred.ci_lb), np.tanh(pred.pi_ub)))
+    printed_only = pool_domain(e, "symptoms", include_derived=False)
+    assert printed_only is not None and printed_only.k == 2
+    assert pool_domain(e[e["study_id"] == "A"], "symptoms") is None

@@ -169,7 +169,7 @@ def cell_options(source: str) -> dict[str, str]:
 
 
 DIGIT_RE = re.compile(r"\d")
-ALLOWED_TOKEN_RE = re.compile(r"\{#[^}]*\}|\]\([^)]*\)|https?://\S+")
+ALLOWED_TOKEN_RE = re.compile(r"\{#[^}]*\}|\]\([^)]*\)|https?://\S+|`[^`]*`")
 
 
 def digits_in_prose(text: str) -> list[tuple[int, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
@@ -133,15 +134,60 @@ class PoolingAssessment:
     possible: bool
 
 
-def assess_pooling(
-    effects: pd.DataFrame, domains: Sequence[str] = DOMAINS
-) -> list[PoolingAssessment]:
-    """A domain can be pooled when two or more studies give a correlation (printed or derived)."""
-    has_r = effects.assign(fav=favourable_r(effects))
-    out = []
-    for domain in domains:
-        rows = has_r[(has_r["outcome_domain"] == domain) & has_r["fav"].notna()]
-        printed = rows[rows["r"].notna()]["study_id"].nunique()
-        any_r = rows["study_id"].nunique()
-        out.append(PoolingAssessment(domain, int(printed), int(any_r), any_r >= 2))
-    return out
+def assess_pooling(effects: pd.DataFrame, domains: Sequence[str] = DOMAINS) -> list[PoolingAssessment]:
+    """A domain can be pooled when two or more studies give a correlation (printed or derived) and an N."""
+    any_r = study_correlations(effects, include_derived=True)["outcome_domain"].value_counts()
+    printed = study_correlations(effects, include_derived=False)["outcome_domain"].value_counts()
+    return [PoolingAssessment(d, int(printed.get(d, 0)), int(any_r.get(d, 0)), int(any_r.get(d, 0)) >= 2)
+            for d in domains]
+
+
+@dataclass(frozen=True)
+class PooledCorrelation:
+    """Random-effects pooled correlation of one domain (REML, Knapp–Hartung, prediction interval)."""
+
+    domain: str
+    k: int
+    r: float
+    ci_lb: float
+    ci_ub: float
+    pi_lb: float
+    pi_ub: float
+    tau2: float
+    I2: float
+
+
+def study_correlations(effects: pd.DataFrame, include_derived: bool = True) -> pd.DataFrame:
+    """One Fisher z per study (mean z of its correlations) with its N, for pooling.
+
+    Rows without an N (the association's, else the study's) cannot be weighted and are dropped.
+    """
+    e = effects.assign(fav=favourable_r(effects))
+    e = e[e["fav"].notna()]
+    if not include_derived:
+        e = e[e["r"].notna()]
+    n = e["n"].astype("Float64")
+    if "n_analysed" in e:
+        n = n.fillna(e["n_analysed"].astype("Float64"))
+    e = e.assign(n_used=n, z=np.arctanh(e["fav"].astype(float)))
+    e = e[e["n_used"].notna() & (e["n_used"] > 3)]
+    return (e.groupby(["outcome_domain", "study_id"], sort=True)
+            .agg(z=("z", "mean"), n=("n_used", "max")).reset_index())
+
+
+def pool_domain(effects: pd.DataFrame, domain: str, include_derived: bool = True
+                ) -> PooledCorrelation | None:
+    """Pool a domain's study correlations, or None when fewer than two studies give one."""
+    from livingreview.meta import predict, rma
+
+    rows = study_correlations(effects, include_derived)
+    rows = rows[rows["outcome_domain"] == domain]
+    if len(rows) < 2:
+        return None
+    fit = rma(rows["z"].to_numpy(), 1.0 / (rows["n"].to_numpy(dtype=float) - 3.0),
+              method="REML", test="knha")
+    pred = predict(fit)
+    back = np.tanh
+    return PooledCorrelation(domain, fit.k, float(back(fit.estimate)), float(back(pred.ci_lb)),
+                             float(back(pred.ci_ub)), float(back(pred.pi_lb)),
+                             float(back(pred.pi_ub)), fit.tau2, fit.I2)

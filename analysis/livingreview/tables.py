@@ -12,7 +12,7 @@ import pandas as pd
 from great_tables import GT
 
 from livingreview.data import RELEVANCE_LABELS, Dataset
-from livingreview.synthesis import favourable_r, summary_frame
+from livingreview.synthesis import favourable_r, pool_domain, study_correlations, summary_frame
 from livingreview.variables import fmt_p, fmt_r
 
 DIRECTION_SYMBOL = {
@@ -87,6 +87,13 @@ def characteristics_table(data: Dataset) -> GT:
     )
 
 
+def _range_text(constraints: dict) -> str:
+    low, high = constraints.get("minimum"), constraints.get("maximum")
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    return f"≥ {low}" if low is not None else f"≤ {high}"
+
+
 def data_dictionary_table(data: Dataset) -> GT:
     """The data dictionary, rendered from ``datapackage.json``."""
     rows = []
@@ -101,7 +108,7 @@ def data_dictionary_table(data: Dataset) -> GT:
             if "enum" in c:
                 rules.append("one of: " + ", ".join(c["enum"]))
             if "minimum" in c or "maximum" in c:
-                rules.append(f"range {c.get('minimum', '')}–{c.get('maximum', '')}")
+                rules.append(_range_text(c))
             if "pattern" in c:
                 rules.append("pattern " + c["pattern"])
             rows.append(
@@ -166,6 +173,40 @@ def direction_table(data: Dataset) -> GT:
             "associations, otherwise mixed. Positive: stronger alliance with better "
             "outcome. Two-sided exact sign test of positive against negative studies."
         )
+        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+    )
+
+
+POOLING_DOMAINS = ("symptoms", "adherence", "retention", "satisfaction")
+
+
+def pooling_table(data: Dataset) -> GT:
+    """Per outcome domain: can arm-A correlations be pooled, and if so the random-effects result."""
+    effects = data.effects_with_studies()
+    arm_a = effects[effects["arm_relevance"] == "A"]
+    rows = []
+    for label, derived in (("Printed and derived r", True), ("Printed r only (sensitivity)", False)):
+        available = study_correlations(arm_a, derived)
+        for domain in POOLING_DOMAINS:
+            k = int((available["outcome_domain"] == domain).sum())
+            pooled = pool_domain(arm_a, domain, derived)
+            row = {"analysis": label, "domain": domain, "k": k}
+            if pooled is None:
+                row.update(r="not pooled: fewer than two studies with a correlation", pi="", tau2="",
+                           i2="")
+            else:
+                row.update(r=f"{fmt_r(pooled.r)} ({fmt_r(pooled.ci_lb)} to {fmt_r(pooled.ci_ub)})",
+                           pi=f"{fmt_r(pooled.pi_lb)} to {fmt_r(pooled.pi_ub)}",
+                           tau2=f"{pooled.tau2:.3f}", i2=f"{pooled.I2:.0f}%")
+            rows.append(row)
+    return (
+        GT(pd.DataFrame(rows), id="tbl-pooling-gt", groupname_col="analysis")
+        .cols_label(domain="Outcome domain", k="Studies with r", r="Pooled r (95% CI)",
+                    pi="95% prediction interval", tau2="τ²", i2="I²")
+        .cols_align("right", columns=["k"])
+        .tab_source_note("Arm A only. One Fisher z per study (the mean of its correlations), weighted by "
+                         "N − 3; REML τ², Knapp–Hartung confidence interval, prediction interval as "
+                         "metafor's predict().")
         .tab_source_note("Source: data/effects.csv, data/studies.csv")
     )
 

@@ -6,6 +6,7 @@ wording depends on the results (a conclusion that could flip with new data) are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,19 +47,8 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
-def _domain_clause(s: DomainSummary) -> str:
-    parts = [f"{s.positive} favoured a stronger alliance"]
-    if s.null:
-        parts.append(f"{s.null} found no clear association")
-    if s.negative:
-        parts.append(f"{s.negative} pointed the other way")
-    if s.mixed:
-        parts.append(f"{s.mixed} had mixed findings")
-    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
-    return (
-        f"for {s.domain}, of {plural(s.n_studies, 'study', 'studies')}, {listed} "
-        f"(sign test p {_p_phrase(s.sign_p)})"
-    )
+VERB = {"positive": "favoured a stronger alliance", "null": "found no clear association",
+        "negative": "pointed the other way", "mixed": "had mixed findings"}
 
 
 def _p_phrase(p: float | None) -> str:
@@ -66,53 +56,74 @@ def _p_phrase(p: float | None) -> str:
     return text if text.startswith(("<", "not")) else f"= {text}"
 
 
-def direction_sentence(summaries: list[DomainSummary], who: str) -> str:
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _counts(s: DomainSummary) -> dict[str, int]:
+    return {"positive": s.positive, "null": s.null, "negative": s.negative, "mixed": s.mixed}
+
+
+def _sign_test_phrase(s: DomainSummary) -> str:
+    if not s.decisive:
+        return "no study had a clear direction, so no sign test was possible"
+    return (f"sign test of {s.positive} positive against {s.negative} negative "
+            f"{'study' if s.decisive == 1 else 'studies'}, p {_p_phrase(s.sign_p)}")
+
+
+def domain_sentence(s: DomainSummary) -> str:
+    """One sentence on one outcome domain (studies as the unit)."""
+    if s.n_studies == 1:
+        direction = next(d for d, n in _counts(s).items() if n)
+        return f"For {s.domain}, a single study contributed, and it {VERB[direction]}."
+    listed = _join([f"{n} {VERB[d]}" for d, n in _counts(s).items() if n])
+    return f"For {s.domain}, {s.n_studies} studies contributed: {listed} ({_sign_test_phrase(s)})."
+
+
+def direction_sentence(summaries: list[DomainSummary], who: str, one: str) -> str:
+    """Effect direction across domains; ``who``/``one`` name the studies ("arm-A studies"/"study")."""
     present = [s for s in summaries if s.n_studies]
     if not present:
         return f"No {who} reported an association in any outcome domain."
-    clauses = "; ".join(_domain_clause(s) for s in present)
-    return f"Among {who}, {clauses}."
+    missing = [s.domain for s in summaries if not s.n_studies]
+    text = f"Among {who}: " + " ".join(domain_sentence(s) for s in present)
+    if missing:
+        text += f" No {one} reported on {_join(missing)}."
+    return text
 
 
 def pooling_sentence(data: Dataset, effects: pd.DataFrame) -> str:
     assessments = [a for a in assess_pooling(effects) if a.domain in SYNTH_DOMAINS]
     poolable = [a for a in assessments if a.possible]
     if poolable:
-        names = ", ".join(a.domain for a in poolable)
-        return (
-            f"Correlations from two or more arm-A studies were available for {names}, "
-            "so these domains were pooled by random-effects meta-analysis."
-        )
+        names = _join([a.domain for a in poolable])
+        return (f"Correlations from two or more arm-A studies were available for {names}, "
+                "so these domains were pooled by random-effects meta-analysis.")
     with_any = [a for a in assessments if a.n_studies_any]
     if not with_any:
-        return (
-            "No arm-A study reported a correlation or a statistic convertible to one, "
-            "so no meta-analysis was possible and the synthesis rests on effect direction."
-        )
-    detail = "; ".join(
-        f"{a.domain}: {plural(a.n_studies_any, 'study', 'studies')}"
-        f" ({a.n_studies_printed} with a printed r)"
-        for a in with_any
-    )
-    return (
-        "No outcome domain had correlations from two or more arm-A studies "
-        f"({detail}), so no meta-analysis was possible and the synthesis rests on effect direction."
-    )
+        return ("No arm-A study reported a correlation or a statistic convertible to one, "
+                "so no meta-analysis was possible and the synthesis rests on effect direction.")
+    detail = _join([
+        f"{a.domain}, from a single study, "
+        + ("printed by the source" if a.n_studies_printed else "derived by us rather than printed")
+        for a in with_any])
+    return ("No outcome domain had correlations from two or more arm-A studies: the only arm-A "
+            f"correlations concern {detail}. A meta-analysis was therefore not possible, and the "
+            "synthesis rests on effect direction.")
 
 
 def sensitivity_sentence(base: list[DomainSummary], wide: list[DomainSummary]) -> str:
     clauses = []
     for a, b in zip(base, wide, strict=True):
-        if not b.n_studies:
+        if b.n_studies == a.n_studies:
             continue
-        clauses.append(
-            f"{b.domain} {plural(b.n_studies, 'study', 'studies')} "
-            f"({b.positive} favourable, sign test p {_p_phrase(b.sign_p)}; arm A alone: "
-            f"{a.positive} of {a.n_studies})"
-        )
+        counts = _join([f"{n} {VERB[d]}" for d, n in _counts(b).items() if n])
+        test = f"; {_sign_test_phrase(b)}" if b.n_studies > 1 else ""
+        clauses.append(f"for {b.domain}, from {a.n_studies} to {b.n_studies} "
+                       f"{'study' if b.n_studies == 1 else 'studies'}, of which {counts}{test}")
     if not clauses:
-        return "Adding arm-B and arm-C studies added no association."
-    return "Adding studies of arms B and C gives " + "; ".join(clauses) + "."
+        return "Adding the studies of arms B and C changes no count."
+    return "Adding the studies of arms B and C changes the counts " + "; ".join(clauses) + "."
 
 
 def named_countries(studies: pd.DataFrame) -> pd.Series:
@@ -177,7 +188,7 @@ def compute_variables(
         }
         for s in base
     }
-    synthesis["direction_sentence"] = direction_sentence(base, "arm-A studies")
+    synthesis["direction_sentence"] = direction_sentence(base, "arm-A studies", "arm-A study")
     synthesis["pooling_sentence"] = pooling_sentence(data, eff_a)
     synthesis["sensitivity_sentence"] = sensitivity_sentence(base, wide)
     out["synthesis"] = synthesis
@@ -190,31 +201,36 @@ def compute_variables(
 
 def context_variables(data: Dataset) -> dict[str, Any]:
     """Earlier meta-analyses (pharmacotherapy vs psychotherapy alliance) as printable values."""
-    syn = data.syntheses.set_index("alliance_context", drop=False)
     pooled = data.syntheses[data.syntheses["estimate"].notna()]
     out: dict[str, Any] = {}
+    bounds: dict[str, tuple[float, float, float]] = {}
     for prefix, context in (("pharm", "pharmacotherapy"), ("psych", "psychotherapy")):
         rows = pooled[pooled["alliance_context"] == context]
         if rows.empty:
             continue
         row = rows.iloc[0]
-        as_r = row["r_derived"] if pd.notna(row["r_derived"]) else row["estimate"]
+        to_r = math.tanh if row["metric"] == "fisher_z" else float
+        as_r = row["r_derived"] if pd.notna(row["r_derived"]) else to_r(float(row["estimate"]))
+        bounds[prefix] = (to_r(float(row["ci_lb"])), float(as_r), to_r(float(row["ci_ub"])))
         out[f"{prefix}_estimate"] = fmt_r(float(as_r))
-        out[f"{prefix}_ci"] = f"{fmt_r(float(row['ci_lb']))} to {fmt_r(float(row['ci_ub']))}"
+        out[f"{prefix}_ci"] = f"{fmt_r(bounds[prefix][0])} to {fmt_r(bounds[prefix][2])}"
         out[f"{prefix}_k"] = int(row["k"]) if pd.notna(row["k"]) else "not reported"
         out[f"{prefix}_n"] = (
             int(row["n_participants"]) if pd.notna(row["n_participants"]) else "not reported"
         )
         out[f"{prefix}_metric"] = str(row["metric"])
     if {"pharm_estimate", "psych_estimate"} <= out.keys():
+        lb, _, ub = bounds["pharm"]
+        relation = ("is compatible with" if lb <= bounds["psych"][1] <= ub
+                    else "differs from")
         out["sentence"] = (
             f"The only earlier pooled estimate for the prescriber relationship (r about "
-            f"{out['pharm_estimate']}, {out['pharm_k']} studies, all diagnoses) is close to the "
-            f"psychotherapy alliance estimate (r = {out['psych_estimate']}, {out['psych_k']} studies)."
+            f"{out['pharm_estimate']}, 95% CI {out['pharm_ci']}, {out['pharm_k']} studies, all diagnoses) "
+            f"{relation} the psychotherapy alliance estimate (r = {out['psych_estimate']}, "
+            f"{out['psych_k']} studies)."
         )
     else:
         out["sentence"] = "No earlier pooled estimate is available for comparison."
-    del syn
     return out
 
 
