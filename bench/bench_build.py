@@ -30,29 +30,64 @@ def add_study(root: Path) -> None:
     """The smallest complete addition an author makes: study, association, screening, reference."""
     data = root / "data"
     url = "https://example.org/benchmark-study"
-    append(data / "studies.csv", {
-        "study_id": "Benchmark2026", "citation_key": "Benchmark2026", "year": "2026",
-        "design": "prospective_cohort", "diagnosis": "depression", "population": "benchmark",
-        "country": "not reported", "setting": "not reported", "medication": "not specified",
-        "arms": "single arm", "n_analysed": "50", "arm_relevance": "A", "extraction_level": "abstract",
-        "source_url": url})
-    append(data / "effects.csv", {
-        "effect_id": "Benchmark2026-1", "study_id": "Benchmark2026", "outcome_domain": "symptoms",
-        "outcome_measure": "not named", "arm": "medication", "alliance_measure": "not named",
-        "rater": "patient", "timing": "not reported", "statistic_type": "significance_only",
-        "statistic_reported": "none", "direction": "positive", "significant": "yes",
-        "quote": "benchmark quote", "source_url": url})
-    append(data / "screening.csv", {
-        "record_id": "Benchmark2026", "citation": "Benchmark 2026", "study_id": "Benchmark2026",
-        "decision": "included", "source_url": url, "notes_file": "literature-notes-2.md"})
+    append(
+        data / "studies.csv",
+        {
+            "study_id": "Benchmark2026",
+            "citation_key": "Benchmark2026",
+            "year": "2026",
+            "design": "prospective_cohort",
+            "diagnosis": "depression",
+            "population": "benchmark",
+            "country": "not reported",
+            "setting": "not reported",
+            "medication": "not specified",
+            "arms": "single arm",
+            "n_analysed": "50",
+            "arm_relevance": "A",
+            "extraction_level": "abstract",
+            "source_url": url,
+        },
+    )
+    append(
+        data / "effects.csv",
+        {
+            "effect_id": "Benchmark2026-1",
+            "study_id": "Benchmark2026",
+            "outcome_domain": "symptoms",
+            "outcome_measure": "not named",
+            "arm": "medication",
+            "alliance_measure": "not named",
+            "rater": "patient",
+            "timing": "not reported",
+            "statistic_type": "significance_only",
+            "statistic_reported": "none",
+            "direction": "positive",
+            "significant": "yes",
+            "quote": "benchmark quote",
+            "source_url": url,
+        },
+    )
+    append(
+        data / "screening.csv",
+        {
+            "record_id": "Benchmark2026",
+            "citation": "Benchmark 2026",
+            "study_id": "Benchmark2026",
+            "decision": "included",
+            "source_url": url,
+            "notes_file": "literature-notes-2.md",
+        },
+    )
     with (root / "references.bib").open("a", encoding="utf-8") as fh:
         fh.write("\n@article{Benchmark2026,\n  title = {Benchmark study},\n  year = {2026}\n}\n")
 
 
 def timed_build(root: Path) -> float:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "livingreview", "build", "--preview"], cwd=root,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "livingreview", "build", "--preview"], cwd=root, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"build failed:\n{done.stdout}\n{done.stderr}")

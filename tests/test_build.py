@@ -10,13 +10,18 @@ from pathlib import Path
 
 import yaml
 
-TRACKED = ["_variables.yml", "analysis/01-studies.ipynb", "analysis/02-synthesis.ipynb",
-           "analysis/03-evidence.ipynb"]
+TRACKED = [
+    "_variables.yml",
+    "analysis/01-studies.ipynb",
+    "analysis/02-synthesis.ipynb",
+    "analysis/03-evidence.ipynb",
+]
 
 
 def livingreview(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "livingreview", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "livingreview", *args], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -54,27 +59,65 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     n_before = yaml.safe_load((project_copy / "_variables.yml").read_text())["studies"]["n_total"]
 
     data = project_copy / "data"
-    append_row(data / "studies.csv", {
-        "study_id": "Newauthor2026", "citation_key": "Newauthor2026", "year": "2026",
-        "design": "prospective_cohort", "diagnosis": "anxiety", "population": "test population",
-        "country": "not reported", "setting": "not reported", "medication": "not specified",
-        "arms": "single arm", "n_analysed": "40", "arm_relevance": "A", "extraction_level": "abstract",
-        "source_url": "https://example.org/new", "notes": "scratch row for a test"})
-    append_row(data / "effects.csv", {
-        "effect_id": "Newauthor2026-1", "study_id": "Newauthor2026", "outcome_domain": "adherence",
-        "outcome_measure": "pill count", "arm": "medication", "alliance_measure": "WAI",
-        "rater": "patient", "timing": "week 4", "statistic_type": "r", "statistic_reported": "r = .30",
-        "r": "0.3", "outcome_higher_is_better": "yes", "n": "40", "direction": "positive",
-        "significant": "yes", "quote": "alliance predicted adherence (r = .30)",
-        "source_url": "https://example.org/new"})
-    append_row(data / "screening.csv", {
-        "record_id": "Newauthor2026", "citation": "Newauthor 2026", "study_id": "Newauthor2026",
-        "decision": "included", "source_url": "https://example.org/new",
-        "notes_file": "literature-notes-2.md"})
+    append_row(
+        data / "studies.csv",
+        {
+            "study_id": "Newauthor2026",
+            "citation_key": "Newauthor2026",
+            "year": "2026",
+            "design": "prospective_cohort",
+            "diagnosis": "anxiety",
+            "population": "test population",
+            "country": "not reported",
+            "setting": "not reported",
+            "medication": "not specified",
+            "arms": "single arm",
+            "n_analysed": "40",
+            "arm_relevance": "A",
+            "extraction_level": "abstract",
+            "source_url": "https://example.org/new",
+            "notes": "scratch row for a test",
+        },
+    )
+    append_row(
+        data / "effects.csv",
+        {
+            "effect_id": "Newauthor2026-1",
+            "study_id": "Newauthor2026",
+            "outcome_domain": "adherence",
+            "outcome_measure": "pill count",
+            "arm": "medication",
+            "alliance_measure": "WAI",
+            "rater": "patient",
+            "timing": "week 4",
+            "statistic_type": "r",
+            "statistic_reported": "r = .30",
+            "r": "0.3",
+            "outcome_higher_is_better": "yes",
+            "n": "40",
+            "direction": "positive",
+            "significant": "yes",
+            "quote": "alliance predicted adherence (r = .30)",
+            "source_url": "https://example.org/new",
+        },
+    )
+    append_row(
+        data / "screening.csv",
+        {
+            "record_id": "Newauthor2026",
+            "citation": "Newauthor 2026",
+            "study_id": "Newauthor2026",
+            "decision": "included",
+            "source_url": "https://example.org/new",
+            "notes_file": "literature-notes-2.md",
+        },
+    )
     bib = project_copy / "references.bib"
-    bib.write_text(bib.read_text(encoding="utf-8")
-                   + "\n@article{Newauthor2026,\n  title = {A new study},\n  year = {2026}\n}\n",
-                   encoding="utf-8")
+    bib.write_text(
+        bib.read_text(encoding="utf-8")
+        + "\n@article{Newauthor2026,\n  title = {A new study},\n  year = {2026}\n}\n",
+        encoding="utf-8",
+    )
     done = livingreview(project_copy, "build")
     assert done.returncode == 0, done.stdout + done.stderr
     variables = yaml.safe_load((project_copy / "_variables.yml").read_text())

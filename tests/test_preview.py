@@ -10,14 +10,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from livingreview.paths import Project
 from livingreview.preview import PreviewError, assemble_markdown, build_preview
 from livingreview.qmd import book_files, embeds, read_quarto_yml
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Outline(HTMLParser):
@@ -130,7 +137,9 @@ def test_preview_in_headless_chromium(preview: Path, root: Path, tmp_path: Path)
     profile = tmp_path / "profile"
     dom = subprocess.run(
         [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", preview.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = outline(dom.stdout)
@@ -140,8 +149,16 @@ def test_preview_in_headless_chromium(preview: Path, root: Path, tmp_path: Path)
     assert set(page.figures) == figs and set(page.tables) == tbls
     shot = tmp_path / "preview.png"
     done = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-         "--window-size=1200,1600", preview.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            preview.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0 and shot.stat().st_size > 10_000

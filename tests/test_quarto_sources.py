@@ -75,9 +75,7 @@ def test_book_lists_the_seven_parts_in_order_and_files_exist(root: Path, config:
         assert all((root / v).is_file() for v in values), extra
 
 
-def test_every_embed_points_at_an_existing_notebook_and_label(
-    root: Path, sources: dict[str, str]
-) -> None:
+def test_every_embed_points_at_an_existing_notebook_and_label(root: Path, sources: dict[str, str]) -> None:
     problems = []
     count = 0
     for name, text in sources.items():
@@ -91,9 +89,7 @@ def test_every_embed_points_at_an_existing_notebook_and_label(
             if cell is None:
                 problems.append(f"{name}:{line}: no cell labelled {label} in {path}")
             elif not cell.outputs:
-                problems.append(
-                    f"{name}:{line}: {label} has no stored output (run livingreview execute)"
-                )
+                problems.append(f"{name}:{line}: {label} has no stored output (run livingreview execute)")
     assert count >= 6
     assert problems == []
 
@@ -104,23 +100,15 @@ def test_labelled_cells_have_captions_and_alt_text(root: Path) -> None:
         for label, cell in labelled_cells(notebook).items():
             if "_" in label:
                 problems.append(f"{notebook.name}: {label} has an underscore (breaks LaTeX)")
-            if label.startswith("fig-") and not (
-                cell.options.get("fig-cap") and cell.options.get("fig-alt")
-            ):
+            if label.startswith("fig-") and not (cell.options.get("fig-cap") and cell.options.get("fig-alt")):
                 problems.append(f"{notebook.name}: {label} needs fig-cap and fig-alt")
             if label.startswith("tbl-") and not cell.options.get("tbl-cap"):
                 problems.append(f"{notebook.name}: {label} needs tbl-cap")
     assert problems == []
 
 
-def test_every_citation_key_is_in_the_bibliography(
-    root: Path, config: dict, sources: dict[str, str]
-) -> None:
-    bibs = (
-        config["bibliography"]
-        if isinstance(config["bibliography"], list)
-        else [config["bibliography"]]
-    )
+def test_every_citation_key_is_in_the_bibliography(root: Path, config: dict, sources: dict[str, str]) -> None:
+    bibs = config["bibliography"] if isinstance(config["bibliography"], list) else [config["bibliography"]]
     keys = bibliography_keys(*(root / b for b in bibs))
     missing = [
         f"{name}:{line}: @{key}"

@@ -6,12 +6,17 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from livingreview import tables
 from livingreview.data import load_dataset
 
-BUILDERS = [tables.characteristics_table, tables.data_dictionary_table, tables.direction_table,
-            tables.pooling_table, tables.associations_table, tables.evidence_table]
+BUILDERS = [
+    tables.characteristics_table,
+    tables.data_dictionary_table,
+    tables.direction_table,
+    tables.pooling_table,
+    tables.associations_table,
+    tables.evidence_table,
+]
 
 
 @pytest.mark.parametrize("build", BUILDERS, ids=lambda f: f.__name__)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from livingreview.validate import validate_data
 
 TODAY = dt.date(2026, 11, 27)
@@ -43,14 +42,17 @@ def first(rows: list[dict[str, str]], pred: Callable[[dict[str, str]], bool]) ->
     return next(i for i, r in enumerate(rows) if pred(r))
 
 
-def set_cell(table: str, column: str, value: str,
-             where: Callable[[dict[str, str]], bool] = lambda r: True) -> Callable[[Path], int]:
+def set_cell(
+    table: str, column: str, value: str, where: Callable[[dict[str, str]], bool] = lambda r: True
+) -> Callable[[Path], int]:
     def mutate(data: Path) -> int:
         def change(header: list[str], rows: list[dict[str, str]]) -> int:
             i = first(rows, where)
             rows[i][column] = value
             return i
+
         return edit(data, table, change)
+
     return mutate
 
 
@@ -78,62 +80,153 @@ def test_shipped_data_are_valid(root: Path) -> None:
 
 # (id, mutation, expected "file:row:column" prefix (row filled from the mutation), message part)
 CELL_CASES = [
-    ("empty-required", set_cell("studies", "design", ""), "studies.csv:{row}:design", "required value is empty"),
+    (
+        "empty-required",
+        set_cell("studies", "design", ""),
+        "studies.csv:{row}:design",
+        "required value is empty",
+    ),
     ("wrong-type", set_cell("studies", "year", "nineteen"), "studies.csv:{row}:year", "not a valid integer"),
     ("year-out-of-range", set_cell("studies", "year", "1800"), "studies.csv:{row}:year", "out of range"),
     ("year-in-future", set_cell("studies", "year", "2029"), "studies.csv:{row}:year", "in the future"),
-    ("n-below-4", set_cell("studies", "n_analysed", "3", lambda r: bool(r["n_analysed"])),
-     "studies.csv:{row}:n_analysed", "out of range"),
-    ("n-not-integer", set_cell("studies", "n_analysed", "12.5", lambda r: bool(r["n_analysed"])),
-     "studies.csv:{row}:n_analysed", "not a valid integer"),
-    ("unknown-enum", set_cell("effects", "outcome_domain", "mood"), "effects.csv:{row}:outcome_domain",
-     "not one of the allowed values"),
-    ("unknown-relevance", set_cell("studies", "arm_relevance", "E"), "studies.csv:{row}:arm_relevance",
-     "not one of the allowed values"),
+    (
+        "n-below-4",
+        set_cell("studies", "n_analysed", "3", lambda r: bool(r["n_analysed"])),
+        "studies.csv:{row}:n_analysed",
+        "out of range",
+    ),
+    (
+        "n-not-integer",
+        set_cell("studies", "n_analysed", "12.5", lambda r: bool(r["n_analysed"])),
+        "studies.csv:{row}:n_analysed",
+        "not a valid integer",
+    ),
+    (
+        "unknown-enum",
+        set_cell("effects", "outcome_domain", "mood"),
+        "effects.csv:{row}:outcome_domain",
+        "not one of the allowed values",
+    ),
+    (
+        "unknown-relevance",
+        set_cell("studies", "arm_relevance", "E"),
+        "studies.csv:{row}:arm_relevance",
+        "not one of the allowed values",
+    ),
     ("r-above-1", set_cell("effects", "r", "1.2", has_r), "effects.csv:{row}:r", "out of range"),
-    ("r-not-number", set_cell("effects", "r", "point two", has_r), "effects.csv:{row}:r", "not a valid number"),
+    (
+        "r-not-number",
+        set_cell("effects", "r", "point two", has_r),
+        "effects.csv:{row}:r",
+        "not a valid number",
+    ),
     ("nan-text", set_cell("effects", "r", "nan", has_r), "effects.csv:{row}:r", "not allowed"),
     ("inf-text", set_cell("effects", "r", "-inf", has_r), "effects.csv:{row}:r", "not allowed"),
     ("na-text", set_cell("studies", "n_analysed", "NA"), "studies.csv:{row}:n_analysed", "missing value"),
     ("missing-quote", set_cell("effects", "quote", ""), "effects.csv:{row}:quote", "required value is empty"),
-    ("missing-source", set_cell("effects", "source_url", ""), "effects.csv:{row}:source_url",
-     "required value is empty"),
-    ("source-not-http", set_cell("effects", "source_url", "www.example.org/x"), "effects.csv:{row}:source_url",
-     "not an http(s) address"),
-    ("derived-without-derivation", set_cell("effects", "r_derivation", "", lambda r: bool(r["r_derived"])),
-     "effects.csv:{row}:r_derivation", "without its derivation"),
-    ("derivation-without-value", set_cell("effects", "r_derivation", "sqrt of R2", lambda r: not r["r_derived"]),
-     "effects.csv:{row}:r_derived", "r_derived is empty"),
-    ("direction-contradicts-r", set_cell("effects", "direction", "negative", positive_with_r),
-     "effects.csv:{row}:direction", "contradicts the sign of r"),
-    ("orientation-missing", set_cell("effects", "outcome_higher_is_better", "", has_r),
-     "effects.csv:{row}:outcome_higher_is_better", "required when r"),
-    ("r-for-non-correlation", set_cell("effects", "statistic_type", "HR", has_r), "effects.csv:{row}:r",
-     "not a correlation"),
-    ("null-but-significant", set_cell("effects", "significant", "yes", lambda r: r["direction"] == "null"),
-     "effects.csv:{row}:significant", "cannot be significant"),
-    ("unknown-study", set_cell("effects", "study_id", "Nobody2020"), "effects.csv:{row}:study_id",
-     "does not exist"),
-    ("effect-id-prefix", set_cell("effects", "effect_id", "Zzz-99"), "effects.csv:{row}:effect_id",
-     "should start with"),
-    ("citation-key-missing", set_cell("studies", "citation_key", "NotInBib1999"), "studies.csv:{row}:citation_key",
-     "not in references.bib"),
+    (
+        "missing-source",
+        set_cell("effects", "source_url", ""),
+        "effects.csv:{row}:source_url",
+        "required value is empty",
+    ),
+    (
+        "source-not-http",
+        set_cell("effects", "source_url", "www.example.org/x"),
+        "effects.csv:{row}:source_url",
+        "not an http(s) address",
+    ),
+    (
+        "derived-without-derivation",
+        set_cell("effects", "r_derivation", "", lambda r: bool(r["r_derived"])),
+        "effects.csv:{row}:r_derivation",
+        "without its derivation",
+    ),
+    (
+        "derivation-without-value",
+        set_cell("effects", "r_derivation", "sqrt of R2", lambda r: not r["r_derived"]),
+        "effects.csv:{row}:r_derived",
+        "r_derived is empty",
+    ),
+    (
+        "direction-contradicts-r",
+        set_cell("effects", "direction", "negative", positive_with_r),
+        "effects.csv:{row}:direction",
+        "contradicts the sign of r",
+    ),
+    (
+        "orientation-missing",
+        set_cell("effects", "outcome_higher_is_better", "", has_r),
+        "effects.csv:{row}:outcome_higher_is_better",
+        "required when r",
+    ),
+    (
+        "r-for-non-correlation",
+        set_cell("effects", "statistic_type", "HR", has_r),
+        "effects.csv:{row}:r",
+        "not a correlation",
+    ),
+    (
+        "null-but-significant",
+        set_cell("effects", "significant", "yes", lambda r: r["direction"] == "null"),
+        "effects.csv:{row}:significant",
+        "cannot be significant",
+    ),
+    (
+        "unknown-study",
+        set_cell("effects", "study_id", "Nobody2020"),
+        "effects.csv:{row}:study_id",
+        "does not exist",
+    ),
+    (
+        "effect-id-prefix",
+        set_cell("effects", "effect_id", "Zzz-99"),
+        "effects.csv:{row}:effect_id",
+        "should start with",
+    ),
+    (
+        "citation-key-missing",
+        set_cell("studies", "citation_key", "NotInBib1999"),
+        "studies.csv:{row}:citation_key",
+        "not in references.bib",
+    ),
     ("whitespace", set_cell("studies", "country", " USA"), "studies.csv:{row}:country", "whitespace"),
-    ("screening-decision-vs-relevance", set_cell("screening", "decision", "adjacent",
-     lambda r: r["decision"] == "included"), "screening.csv:{row}:decision", "disagrees with arm relevance"),
-    ("screening-without-reason", set_cell("screening", "reason", "", lambda r: r["decision"] == "excluded"),
-     "screening.csv:{row}:reason", "needs a reason"),
-    ("screening-date-invalid", set_cell("searches", "date_searched", "27/11/2026"),
-     "searches.csv:{row}:date_searched", "not a valid date"),
-    ("search-in-future", set_cell("searches", "date_searched", "2027-01-01"), "searches.csv:{row}:date_searched",
-     "in the future"),
-    ("synthesis-outside-ci", set_cell("syntheses", "estimate", "0.9", lambda r: bool(r["estimate"])),
-     "syntheses.csv:{row}:estimate", "outside its CI"),
+    (
+        "screening-decision-vs-relevance",
+        set_cell("screening", "decision", "adjacent", lambda r: r["decision"] == "included"),
+        "screening.csv:{row}:decision",
+        "disagrees with arm relevance",
+    ),
+    (
+        "screening-without-reason",
+        set_cell("screening", "reason", "", lambda r: r["decision"] == "excluded"),
+        "screening.csv:{row}:reason",
+        "needs a reason",
+    ),
+    (
+        "screening-date-invalid",
+        set_cell("searches", "date_searched", "27/11/2026"),
+        "searches.csv:{row}:date_searched",
+        "not a valid date",
+    ),
+    (
+        "search-in-future",
+        set_cell("searches", "date_searched", "2027-01-01"),
+        "searches.csv:{row}:date_searched",
+        "in the future",
+    ),
+    (
+        "synthesis-outside-ci",
+        set_cell("syntheses", "estimate", "0.9", lambda r: bool(r["estimate"])),
+        "syntheses.csv:{row}:estimate",
+        "outside its CI",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "prefix", "text"), [c[1:] for c in CELL_CASES],
-                         ids=[c[0] for c in CELL_CASES])
+@pytest.mark.parametrize(
+    ("mutate", "prefix", "text"), [c[1:] for c in CELL_CASES], ids=[c[0] for c in CELL_CASES]
+)
 def test_cell_mutation_is_reported(data_copy: Path, mutate, prefix: str, text: str) -> None:
     row = mutate(data_copy)
     assert_problem(run(data_copy), prefix.format(row=row), text)
@@ -199,6 +292,7 @@ def test_duplicate_id(data_copy: Path) -> None:
     def change(header: list[str], rows: list[dict[str, str]]) -> int:
         rows.append(dict(rows[0]))
         return len(rows) - 1
+
     row = edit(data_copy, "effects", change)
     assert_problem(run(data_copy), f"effects.csv:{row}:effect_id", "must be unique")
 
@@ -208,6 +302,7 @@ def test_study_without_effects(data_copy: Path) -> None:
         new = dict(rows[0], study_id="Newstudy2024", citation_key=rows[0]["citation_key"])
         rows.append(new)
         return len(rows) - 1
+
     row = edit(data_copy, "studies", change)
     assert_problem(run(data_copy), f"studies.csv:{row}:study_id", "no row in effects.csv")
 
@@ -233,7 +328,7 @@ def test_effect_n_above_study_n(data_copy: Path) -> None:
 def test_bibliography_duplicate_key(data_copy: Path) -> None:
     bib = data_copy.parent / "references.bib"
     text = bib.read_text(encoding="utf-8")
-    first_entry = text[text.index("@"): text.index("\n}", text.index("@")) + 2]
+    first_entry = text[text.index("@") : text.index("\n}", text.index("@")) + 2]
     bib.write_text(text + "\n" + first_entry + "\n", encoding="utf-8")
     assert_problem(run(data_copy), "references.bib:", "duplicate entry key")
 
@@ -246,13 +341,15 @@ def test_problems_are_sorted_and_unique(data_copy: Path) -> None:
 
 
 def test_cli_validate_exit_codes(data_copy: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "livingreview", "validate", str(data_copy)],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "livingreview", "validate", str(data_copy)], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().startswith("data valid:") and len(ok.stdout.strip().splitlines()) == 1
     set_cell("effects", "outcome_domain", "mood")(data_copy)
-    bad = subprocess.run([sys.executable, "-m", "livingreview", "validate", str(data_copy)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "livingreview", "validate", str(data_copy)], capture_output=True, text=True
+    )
     assert bad.returncode == 1
     assert bad.stdout.splitlines()[0].startswith("effects.csv:")
     assert "Traceback" not in bad.stderr

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from livingreview.execute import compute_project_variables
 from livingreview.paths import Project
 from livingreview.synthesis import DomainSummary
@@ -21,8 +20,9 @@ from livingreview.variables import (
 )
 
 
-def summary(domain: str, positive: int = 0, null: int = 0, negative: int = 0, mixed: int = 0,
-            p: float | None = None) -> DomainSummary:
+def summary(
+    domain: str, positive: int = 0, null: int = 0, negative: int = 0, mixed: int = 0, p: float | None = None
+) -> DomainSummary:
     n = positive + null + negative + mixed
     return DomainSummary(domain, n, n, positive, null, negative, mixed, p)
 
@@ -30,11 +30,13 @@ def summary(domain: str, positive: int = 0, null: int = 0, negative: int = 0, mi
 def test_committed_variables_match_the_data(root: Path) -> None:
     committed = yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8"))
     assert committed == compute_project_variables(Project(root)), (
-        "_variables.yml is stale: run `livingreview execute`")
+        "_variables.yml is stale: run `livingreview execute`"
+    )
 
 
-@pytest.mark.parametrize(("value", "text"), [(None, "not estimable"), (0.0004, "<0.001"),
-                                             (0.03125, "0.031"), (1.0, "1.000")])
+@pytest.mark.parametrize(
+    ("value", "text"), [(None, "not estimable"), (0.0004, "<0.001"), (0.03125, "0.031"), (1.0, "1.000")]
+)
 def test_fmt_p(value: float | None, text: str) -> None:
     assert fmt_p(value) == text
 
@@ -45,8 +47,11 @@ def test_fmt_pct_and_r() -> None:
 
 
 def test_direction_sentence_counts_and_tests() -> None:
-    text = direction_sentence([summary("symptoms", 6, 3, 0, 1, 0.03125), summary("adherence", 1),
-                               summary("retention")], "arm-A studies", "arm-A study")
+    text = direction_sentence(
+        [summary("symptoms", 6, 3, 0, 1, 0.03125), summary("adherence", 1), summary("retention")],
+        "arm-A studies",
+        "arm-A study",
+    )
     assert "For symptoms, 10 studies contributed: 6 favoured a stronger alliance" in text
     assert "sign test of 6 positive against 0 negative studies, p = 0.031" in text
     assert "For adherence, a single study contributed, and it favoured a stronger alliance." in text
@@ -62,7 +67,10 @@ def test_sensitivity_sentence_reports_only_changes() -> None:
     base = [summary("symptoms", 2, p=0.5), summary("retention")]
     wide = [summary("symptoms", 2, p=0.5), summary("retention", negative=1)]
     text = sensitivity_sentence(base, wide)
-    assert "symptoms" not in text and "for retention, from 0 to 1 study, of which 1 pointed the other way" in text
+    assert (
+        "symptoms" not in text
+        and "for retention, from 0 to 1 study, of which 1 pointed the other way" in text
+    )
     assert sensitivity_sentence(base, base) == "Adding the studies of arms B and C changes no count."
 
 

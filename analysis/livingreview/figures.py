@@ -68,9 +68,7 @@ def direction_plot(data: Dataset, relevance: tuple[str, ...] = ("A", "B", "C")) 
     per = study_directions(effects)
     studies = (
         per.drop_duplicates("study_id")
-        .sort_values(["arm_relevance", "year", "study_id"], ascending=[True, True, True])[
-            "study_id"
-        ]
+        .sort_values(["arm_relevance", "year", "study_id"], ascending=[True, True, True])["study_id"]
         .tolist()
     )
     domains = [d for d in DOMAIN_ORDER if d in set(per["outcome_domain"])]

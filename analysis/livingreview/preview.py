@@ -83,9 +83,7 @@ def _first_heading_attrs(text: str) -> str:
     return ""
 
 
-def number_book(
-    sources: list[tuple[BookFile, str]], project: Project
-) -> tuple[Numbering, list[str]]:
+def number_book(sources: list[tuple[BookFile, str]], project: Project) -> tuple[Numbering, list[str]]:
     """Number chapters/sections/floats and return the per-chapter prefixes ("" = unnumbered)."""
     numbering = Numbering()
     counters = {"chapter": 0, "appendix": 0}
@@ -146,10 +144,7 @@ def _output_html(cell: LabelledCell, label: str, caption_prefix: str) -> str:
             )
         if "text/html" in data:
             body = "".join(data["text/html"])
-            return (
-                f'<div id="{label}" class="lr-table"><p class="lr-caption">{cap_html}</p>'
-                f"{body}</div>"
-            )
+            return f'<div id="{label}" class="lr-table"><p class="lr-caption">{cap_html}</p>{body}</div>'
     for output in cell.outputs:
         text = output.get("data", {}).get("text/plain") or output.get("text")
         if text:
@@ -164,19 +159,13 @@ def _resolve_embeds(
         notebook = (chapter.parent / match.group("path")).resolve()
         if notebook not in cache:
             if not notebook.is_file():
-                raise PreviewError(
-                    f"{chapter.name}: embedded notebook {match.group('path')} not found"
-                )
+                raise PreviewError(f"{chapter.name}: embedded notebook {match.group('path')} not found")
             cache[notebook] = labelled_cells(notebook)
         label = match.group("label")
         cell = cache[notebook].get(label)
         if cell is None:
             raise PreviewError(f"{chapter.name}: no cell labelled {label!r} in {notebook.name}")
-        return (
-            "\n```{=html}\n"
-            + _output_html(cell, label, numbering.labels.get(label, ""))
-            + "\n```\n"
-        )
+        return "\n```{=html}\n" + _output_html(cell, label, numbering.labels.get(label, "")) + "\n```\n"
 
     return EMBED_RE.sub(repl, text)
 
@@ -273,9 +262,7 @@ def build_preview(project: Project) -> Path:
         args += [f"--bibliography={project.root / b}" for b in bibliographies]
         if config.get("csl"):
             args.append(f"--csl={project.root / config['csl']}")
-        pypandoc.convert_text(
-            markdown, "html5", format="markdown", extra_args=args, outputfile=str(target)
-        )
+        pypandoc.convert_text(markdown, "html5", format="markdown", extra_args=args, outputfile=str(target))
         out_dir.mkdir(exist_ok=True)
         final = out_dir / "index.html"
         staged = out_dir / ".index.html.tmp"

@@ -43,9 +43,7 @@ def convert(node: Any) -> Any:
     if kind == "ref":
         return {"$ref": "#/$defs/" + node["$ref"]}
     out = {
-        k: convert(v)
-        for k, v in node.items()
-        if k not in SKIP and not (k == "type" and kind in COMBINATORS)
+        k: convert(v) for k, v in node.items() if k not in SKIP and not (k == "type" and kind in COMBINATORS)
     }
     if kind == "object" and node.get("closed"):
         out["additionalProperties"] = False

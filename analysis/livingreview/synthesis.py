@@ -74,9 +74,7 @@ def sign_test(positive: int, negative: int) -> float | None:
     return float(binomtest(positive, positive + negative, 0.5).pvalue)
 
 
-def summarise_domains(
-    effects: pd.DataFrame, domains: Sequence[str] = DOMAINS
-) -> list[DomainSummary]:
+def summarise_domains(effects: pd.DataFrame, domains: Sequence[str] = DOMAINS) -> list[DomainSummary]:
     """Effect-direction summary per domain for the given associations."""
     per_study = (
         study_directions(effects)
@@ -138,8 +136,10 @@ def assess_pooling(effects: pd.DataFrame, domains: Sequence[str] = DOMAINS) -> l
     """A domain can be pooled when two or more studies give a correlation (printed or derived) and an N."""
     any_r = study_correlations(effects, include_derived=True)["outcome_domain"].value_counts()
     printed = study_correlations(effects, include_derived=False)["outcome_domain"].value_counts()
-    return [PoolingAssessment(d, int(printed.get(d, 0)), int(any_r.get(d, 0)), int(any_r.get(d, 0)) >= 2)
-            for d in domains]
+    return [
+        PoolingAssessment(d, int(printed.get(d, 0)), int(any_r.get(d, 0)), int(any_r.get(d, 0)) >= 2)
+        for d in domains
+    ]
 
 
 @dataclass(frozen=True)
@@ -171,12 +171,14 @@ def study_correlations(effects: pd.DataFrame, include_derived: bool = True) -> p
         n = n.fillna(e["n_analysed"].astype("Float64"))
     e = e.assign(n_used=n, z=np.arctanh(e["fav"].astype(float)))
     e = e[e["n_used"].notna() & (e["n_used"] > 3)]
-    return (e.groupby(["outcome_domain", "study_id"], sort=True)
-            .agg(z=("z", "mean"), n=("n_used", "max")).reset_index())
+    return (
+        e.groupby(["outcome_domain", "study_id"], sort=True)
+        .agg(z=("z", "mean"), n=("n_used", "max"))
+        .reset_index()
+    )
 
 
-def pool_domain(effects: pd.DataFrame, domain: str, include_derived: bool = True
-                ) -> PooledCorrelation | None:
+def pool_domain(effects: pd.DataFrame, domain: str, include_derived: bool = True) -> PooledCorrelation | None:
     """Pool a domain's study correlations, or None when fewer than two studies give one."""
     from livingreview.meta import predict, rma
 
@@ -184,10 +186,17 @@ def pool_domain(effects: pd.DataFrame, domain: str, include_derived: bool = True
     rows = rows[rows["outcome_domain"] == domain]
     if len(rows) < 2:
         return None
-    fit = rma(rows["z"].to_numpy(), 1.0 / (rows["n"].to_numpy(dtype=float) - 3.0),
-              method="REML", test="knha")
+    fit = rma(rows["z"].to_numpy(), 1.0 / (rows["n"].to_numpy(dtype=float) - 3.0), method="REML", test="knha")
     pred = predict(fit)
     back = np.tanh
-    return PooledCorrelation(domain, fit.k, float(back(fit.estimate)), float(back(pred.ci_lb)),
-                             float(back(pred.ci_ub)), float(back(pred.pi_lb)),
-                             float(back(pred.pi_ub)), fit.tau2, fit.I2)
+    return PooledCorrelation(
+        domain,
+        fit.k,
+        float(back(fit.estimate)),
+        float(back(pred.ci_lb)),
+        float(back(pred.ci_ub)),
+        float(back(pred.pi_lb)),
+        float(back(pred.pi_ub)),
+        fit.tau2,
+        fit.I2,
+    )

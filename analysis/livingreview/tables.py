@@ -145,13 +145,9 @@ def data_dictionary_table(data: Dataset) -> GT:
 def direction_table(data: Dataset) -> GT:
     """Effect-direction summary per outcome domain: arm A, then arms A–C (studies as unit)."""
     effects = data.effects_with_studies()
-    frame = summary_frame(
-        effects, {"Arm A (primary)": ["A"], "Arms A–C (sensitivity)": ["A", "B", "C"]}
-    )
+    frame = summary_frame(effects, {"Arm A (primary)": ["A"], "Arms A–C (sensitivity)": ["A", "B", "C"]})
     frame["sign_p"] = frame["sign_p"].map(fmt_p)
-    frame = frame[
-        ["group", "domain", "n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]
-    ]
+    frame = frame[["group", "domain", "n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]]
     return (
         GT(frame, id="tbl-direction-gt", groupname_col="group")
         .cols_label(
@@ -165,9 +161,7 @@ def direction_table(data: Dataset) -> GT:
             sign_p="Sign test p",
         )
         .tab_spanner("Study-level direction", columns=["positive", "null", "negative", "mixed"])
-        .cols_align(
-            "right", columns=["n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]
-        )
+        .cols_align("right", columns=["n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"])
         .tab_source_note(
             "A study's direction in a domain is the one shared by at least 70% of its "
             "associations, otherwise mixed. Positive: stronger alliance with better "
@@ -192,21 +186,31 @@ def pooling_table(data: Dataset) -> GT:
             pooled = pool_domain(arm_a, domain, derived)
             row = {"analysis": label, "domain": domain, "k": k}
             if pooled is None:
-                row.update(r="not pooled: fewer than two studies with a correlation", pi="", tau2="",
-                           i2="")
+                row.update(r="not pooled: fewer than two studies with a correlation", pi="", tau2="", i2="")
             else:
-                row.update(r=f"{fmt_r(pooled.r)} ({fmt_r(pooled.ci_lb)} to {fmt_r(pooled.ci_ub)})",
-                           pi=f"{fmt_r(pooled.pi_lb)} to {fmt_r(pooled.pi_ub)}",
-                           tau2=f"{pooled.tau2:.3f}", i2=f"{pooled.I2:.0f}%")
+                row.update(
+                    r=f"{fmt_r(pooled.r)} ({fmt_r(pooled.ci_lb)} to {fmt_r(pooled.ci_ub)})",
+                    pi=f"{fmt_r(pooled.pi_lb)} to {fmt_r(pooled.pi_ub)}",
+                    tau2=f"{pooled.tau2:.3f}",
+                    i2=f"{pooled.I2:.0f}%",
+                )
             rows.append(row)
     return (
         GT(pd.DataFrame(rows), id="tbl-pooling-gt", groupname_col="analysis")
-        .cols_label(domain="Outcome domain", k="Studies with r", r="Pooled r (95% CI)",
-                    pi="95% prediction interval", tau2="τ²", i2="I²")
+        .cols_label(
+            domain="Outcome domain",
+            k="Studies with r",
+            r="Pooled r (95% CI)",
+            pi="95% prediction interval",
+            tau2="τ²",
+            i2="I²",
+        )
         .cols_align("right", columns=["k"])
-        .tab_source_note("Arm A only. One Fisher z per study (the mean of its correlations), weighted by "
-                         "N − 3; REML τ², Knapp–Hartung confidence interval, prediction interval as "
-                         "metafor's predict().")
+        .tab_source_note(
+            "Arm A only. One Fisher z per study (the mean of its correlations), weighted by "
+            "N − 3; REML τ², Knapp–Hartung confidence interval, prediction interval as "
+            "metafor's predict()."
+        )
         .tab_source_note("Source: data/effects.csv, data/studies.csv")
     )
 

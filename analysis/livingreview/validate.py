@@ -98,18 +98,14 @@ def _parse_csv(text: str, name: str, fields: dict[str, str], problems: list[Prob
             continue
         if len(cells) != len(header):
             problems.append(
-                Problem(
-                    name, position, "-", f"row has {len(cells)} cells, header has {len(header)}"
-                )
+                Problem(name, position, "-", f"row has {len(cells)} cells, header has {len(header)}")
             )
         row = {col: (cells[i] if i < len(cells) else "") for i, col in enumerate(header)}
         for column, value in row.items():
             lowered = value.strip().lower()
             if lowered in NAN_TEXT:
                 problems.append(
-                    Problem(
-                        name, position, column, f"{value!r} is not allowed; leave the cell empty"
-                    )
+                    Problem(name, position, column, f"{value!r} is not allowed; leave the cell empty")
                 )
             elif lowered in NA_TEXT and fields.get(column) in TYPED:
                 problems.append(
@@ -213,9 +209,7 @@ def _int(value: str) -> int | None:
         return None
 
 
-def _check_studies(
-    studies: Rows, bib_keys: frozenset[str] | None, today: dt.date
-) -> Iterator[Problem]:
+def _check_studies(studies: Rows, bib_keys: frozenset[str] | None, today: dt.date) -> Iterator[Problem]:
     for row in studies:
         pos = int(row["_row"])
         key = row.get("citation_key", "")
@@ -233,20 +227,14 @@ def _check_effects(effects: Rows, studies: Rows) -> Iterator[Problem]:
         study = row.get("study_id", "")
         effect_id = row.get("effect_id", "")
         if study and effect_id and not effect_id.startswith(f"{study}-"):
-            yield Problem(
-                "effects.csv", pos, "effect_id", f"{effect_id!r} should start with '{study}-'"
-            )
+            yield Problem("effects.csv", pos, "effect_id", f"{effect_id!r} should start with '{study}-'")
         r = _num(row.get("r", ""))
         derived = _num(row.get("r_derived", ""))
         derivation = row.get("r_derivation", "").strip()
         if derived is not None and not derivation:
-            yield Problem(
-                "effects.csv", pos, "r_derivation", "r_derived is given without its derivation"
-            )
+            yield Problem("effects.csv", pos, "r_derivation", "r_derived is given without its derivation")
         if derivation and derived is None:
-            yield Problem(
-                "effects.csv", pos, "r_derived", "a derivation is given but r_derived is empty"
-            )
+            yield Problem("effects.csv", pos, "r_derived", "a derivation is given but r_derived is empty")
         if r is not None and derived is not None:
             yield Problem(
                 "effects.csv",
@@ -288,14 +276,8 @@ def _check_effects(effects: Rows, studies: Rows) -> Iterator[Problem]:
                     f"{'better' if orientation == 'yes' else 'worse'}): expected {expected!r}",
                 )
         if direction == "null" and row.get("significant") == "yes":
-            yield Problem(
-                "effects.csv", pos, "significant", "a null direction cannot be significant"
-            )
-        if (
-            direction in {"positive", "negative"}
-            and row.get("significant") == "no"
-            and value is None
-        ):
+            yield Problem("effects.csv", pos, "significant", "a null direction cannot be significant")
+        if direction in {"positive", "negative"} and row.get("significant") == "no" and value is None:
             yield Problem(
                 "effects.csv",
                 pos,
@@ -309,9 +291,7 @@ def _check_effects(effects: Rows, studies: Rows) -> Iterator[Problem]:
     with_effects = {row.get("study_id") for row in effects}
     for study in studies:
         if study["study_id"] and study["study_id"] not in with_effects:
-            yield Problem(
-                "studies.csv", int(study["_row"]), "study_id", "study has no row in effects.csv"
-            )
+            yield Problem("studies.csv", int(study["_row"]), "study_id", "study has no row in effects.csv")
 
 
 def _check_screening(screening: Rows, studies: Rows) -> Iterator[Problem]:
@@ -323,9 +303,7 @@ def _check_screening(screening: Rows, studies: Rows) -> Iterator[Problem]:
         study = row.get("study_id", "")
         if decision in {"included", "adjacent"}:
             if not study:
-                yield Problem(
-                    "screening.csv", pos, "study_id", f"an {decision} record needs its study_id"
-                )
+                yield Problem("screening.csv", pos, "study_id", f"an {decision} record needs its study_id")
             else:
                 seen[study] += 1
                 expected = "adjacent" if relevance.get(study) == "D" else "included"
@@ -338,9 +316,7 @@ def _check_screening(screening: Rows, studies: Rows) -> Iterator[Problem]:
                         f"(expected {expected!r})",
                     )
         elif study:
-            yield Problem(
-                "screening.csv", pos, "study_id", f"an {decision} record must not name a study"
-            )
+            yield Problem("screening.csv", pos, "study_id", f"an {decision} record must not name a study")
         if decision and decision != "included" and not row.get("reason", "").strip():
             yield Problem("screening.csv", pos, "reason", f"an {decision} record needs a reason")
     for study in studies:
@@ -361,9 +337,7 @@ def _check_searches(searches: Rows, today: dt.date) -> Iterator[Problem]:
         except ValueError:
             continue  # the schema check reports it
         if date > today:
-            yield Problem(
-                "searches.csv", int(row["_row"]), "date_searched", f"{date} is in the future"
-            )
+            yield Problem("searches.csv", int(row["_row"]), "date_searched", f"{date} is in the future")
 
 
 def _check_syntheses(syntheses: Rows, bib_keys: frozenset[str] | None) -> Iterator[Problem]:
@@ -374,20 +348,14 @@ def _check_syntheses(syntheses: Rows, bib_keys: frozenset[str] | None) -> Iterat
             yield Problem("syntheses.csv", pos, "citation_key", f"{key!r} is not in {BIB_FILE}")
         est, lb, ub = (_num(row.get(c, "")) for c in ("estimate", "ci_lb", "ci_ub"))
         if est is not None and lb is not None and ub is not None and not lb <= est <= ub:
-            yield Problem(
-                "syntheses.csv", pos, "estimate", f"{est} lies outside its CI [{lb}, {ub}]"
-            )
+            yield Problem("syntheses.csv", pos, "estimate", f"{est} lies outside its CI [{lb}, {ub}]")
         if est is not None and not row.get("metric"):
             yield Problem("syntheses.csv", pos, "metric", "an estimate needs its metric")
         if _num(row.get("r_derived", "")) is not None and not row.get("r_derivation", "").strip():
-            yield Problem(
-                "syntheses.csv", pos, "r_derivation", "r_derived is given without its derivation"
-            )
+            yield Problem("syntheses.csv", pos, "r_derivation", "r_derived is given without its derivation")
 
 
-def validate_data(
-    data_dir: Path, bib_path: Path | None = None, today: dt.date | None = None
-) -> Report:
+def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date | None = None) -> Report:
     """Validate every table of the data package in ``data_dir`` (and its bibliography)."""
     today = today or dt.date.today()
     data_dir = Path(data_dir)
@@ -399,9 +367,7 @@ def validate_data(
     try:
         package = json.loads(package_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        return Report(
-            (Problem("datapackage.json", err.lineno, "-", f"invalid JSON: {err.msg}"),), {}
-        )
+        return Report((Problem("datapackage.json", err.lineno, "-", f"invalid JSON: {err.msg}"),), {})
 
     tables: dict[str, Rows] = {}
     unreadable: set[str] = set()
@@ -427,12 +393,9 @@ def validate_data(
         bib = read_bibliography(bib_path)
         bib_keys = bib.keys
         problems.extend(
-            Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})")
-            for line, kind in bib.failed
+            Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})") for line, kind in bib.failed
         )
-        problems.extend(
-            Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates
-        )
+        problems.extend(Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates)
     else:
         problems.append(Problem(BIB_FILE, 0, "-", f"bibliography missing at {bib_path}"))
 

@@ -47,8 +47,12 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
-VERB = {"positive": "favoured a stronger alliance", "null": "found no clear association",
-        "negative": "pointed the other way", "mixed": "had mixed findings"}
+VERB = {
+    "positive": "favoured a stronger alliance",
+    "null": "found no clear association",
+    "negative": "pointed the other way",
+    "mixed": "had mixed findings",
+}
 
 
 def _p_phrase(p: float | None) -> str:
@@ -67,8 +71,10 @@ def _counts(s: DomainSummary) -> dict[str, int]:
 def _sign_test_phrase(s: DomainSummary) -> str:
     if not s.decisive:
         return "no study had a clear direction, so no sign test was possible"
-    return (f"sign test of {s.positive} positive against {s.negative} negative "
-            f"{'study' if s.decisive == 1 else 'studies'}, p {_p_phrase(s.sign_p)}")
+    return (
+        f"sign test of {s.positive} positive against {s.negative} negative "
+        f"{'study' if s.decisive == 1 else 'studies'}, p {_p_phrase(s.sign_p)}"
+    )
 
 
 def domain_sentence(s: DomainSummary) -> str:
@@ -97,19 +103,28 @@ def pooling_sentence(data: Dataset, effects: pd.DataFrame) -> str:
     poolable = [a for a in assessments if a.possible]
     if poolable:
         names = _join([a.domain for a in poolable])
-        return (f"Correlations from two or more arm-A studies were available for {names}, "
-                "so these domains were pooled by random-effects meta-analysis.")
+        return (
+            f"Correlations from two or more arm-A studies were available for {names}, "
+            "so these domains were pooled by random-effects meta-analysis."
+        )
     with_any = [a for a in assessments if a.n_studies_any]
     if not with_any:
-        return ("No arm-A study reported a correlation or a statistic convertible to one, "
-                "so no meta-analysis was possible and the synthesis rests on effect direction.")
-    detail = _join([
-        f"{a.domain}, from a single study, "
-        + ("printed by the source" if a.n_studies_printed else "derived by us rather than printed")
-        for a in with_any])
-    return ("No outcome domain had correlations from two or more arm-A studies: the only arm-A "
-            f"correlations concern {detail}. A meta-analysis was therefore not possible, and the "
-            "synthesis rests on effect direction.")
+        return (
+            "No arm-A study reported a correlation or a statistic convertible to one, "
+            "so no meta-analysis was possible and the synthesis rests on effect direction."
+        )
+    detail = _join(
+        [
+            f"{a.domain}, from a single study, "
+            + ("printed by the source" if a.n_studies_printed else "derived by us rather than printed")
+            for a in with_any
+        ]
+    )
+    return (
+        "No outcome domain had correlations from two or more arm-A studies: the only arm-A "
+        f"correlations concern {detail}. A meta-analysis was therefore not possible, and the "
+        "synthesis rests on effect direction."
+    )
 
 
 def sensitivity_sentence(base: list[DomainSummary], wide: list[DomainSummary]) -> str:
@@ -119,8 +134,10 @@ def sensitivity_sentence(base: list[DomainSummary], wide: list[DomainSummary]) -
             continue
         counts = _join([f"{n} {VERB[d]}" for d, n in _counts(b).items() if n])
         test = f"; {_sign_test_phrase(b)}" if b.n_studies > 1 else ""
-        clauses.append(f"for {b.domain}, from {a.n_studies} to {b.n_studies} "
-                       f"{'study' if b.n_studies == 1 else 'studies'}, of which {counts}{test}")
+        clauses.append(
+            f"for {b.domain}, from {a.n_studies} to {b.n_studies} "
+            f"{'study' if b.n_studies == 1 else 'studies'}, of which {counts}{test}"
+        )
     if not clauses:
         return "Adding the studies of arms B and C changes no count."
     return "Adding the studies of arms B and C changes the counts " + "; ".join(clauses) + "."
@@ -215,14 +232,11 @@ def context_variables(data: Dataset) -> dict[str, Any]:
         out[f"{prefix}_estimate"] = fmt_r(float(as_r))
         out[f"{prefix}_ci"] = f"{fmt_r(bounds[prefix][0])} to {fmt_r(bounds[prefix][2])}"
         out[f"{prefix}_k"] = int(row["k"]) if pd.notna(row["k"]) else "not reported"
-        out[f"{prefix}_n"] = (
-            int(row["n_participants"]) if pd.notna(row["n_participants"]) else "not reported"
-        )
+        out[f"{prefix}_n"] = int(row["n_participants"]) if pd.notna(row["n_participants"]) else "not reported"
         out[f"{prefix}_metric"] = str(row["metric"])
     if {"pharm_estimate", "psych_estimate"} <= out.keys():
         lb, _, ub = bounds["pharm"]
-        relation = ("is compatible with" if lb <= bounds["psych"][1] <= ub
-                    else "differs from")
+        relation = "is compatible with" if lb <= bounds["psych"][1] <= ub else "differs from"
         out["sentence"] = (
             f"The only earlier pooled estimate for the prescriber relationship (r about "
             f"{out['pharm_estimate']}, 95% CI {out['pharm_ci']}, {out['pharm_k']} studies, all diagnoses) "
@@ -245,16 +259,12 @@ def limitation_variables(
     usa = int((inc_countries == "USA").sum())
     out: dict[str, Any] = {
         "pct_patient_rated": fmt_pct(patient, k),
-        "pct_clinician_rated": fmt_pct(
-            int(raters.isin(("clinician", "patient_and_clinician")).sum()), k
-        ),
+        "pct_clinician_rated": fmt_pct(int(raters.isin(("clinician", "patient_and_clinician")).sum()), k),
         "pct_observer_rated": fmt_pct(int((raters == "observer").sum()), k),
         "pct_rater_not_reported": fmt_pct(int((raters == "not_reported").sum()), k),
         "pct_trial_based": fmt_pct(trial, len(included)),
         "pct_observational": fmt_pct(len(included) - trial, len(included)),
-        "pct_abstract_only": fmt_pct(
-            int((included["extraction_level"] == "abstract").sum()), len(included)
-        ),
+        "pct_abstract_only": fmt_pct(int((included["extraction_level"] == "abstract").sum()), len(included)),
         "n_pooled_with_psychotherapy": int((included["arm_relevance"] == "B").sum()),
         "n_countries": int(inc_countries.nunique()),
         "pct_usa": fmt_pct(usa, len(included)),
