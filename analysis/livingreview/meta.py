@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special, stats
 
 from livingreview.meta_core import (
     EPS,
@@ -31,6 +31,7 @@ from livingreview.meta_core import (
     wls,
     zeroin,
 )
+from livingreview.meta_intercept import Workspace, final_sums, fisher_intercept
 from livingreview.meta_tau2 import METHODS, estimate_tau2, q_gen
 
 TESTS = ("z", "knha")
@@ -89,7 +90,6 @@ class MetaResult:
     ddf: int | None
     R2: float | None = None
     iterations: int = 0
-    weights: FArray = field(default_factory=lambda: np.empty(0))
 
     @property
     def k(self) -> int:
@@ -102,6 +102,12 @@ class MetaResult:
     @property
     def int_only(self) -> bool:
         return self.X is None
+
+    @property
+    def weights(self) -> FArray:
+        """Model weights in percent, 100·w/Σw with w = 1/(vi + tau²) (metafor ``weights``)."""
+        w = 1.0 / (self.vi + self.tau2)
+        return 100 * w / w.sum()
 
     @property
     def estimate(self) -> float:
@@ -221,9 +227,81 @@ def rma(
         test = "z"
     if v.max() / v.min() >= 1e7:
         warnings.warn("ratio of largest to smallest vi is extremely large", stacklevel=2)
+    if X is None:
+        return _rma_intercept(y, v, method, test, level, control)
     ymc = y - y.mean()
     t2 = estimate_tau2(ymc, v, X, p, method, control)
     return _finish(y, v, X, names, method, test, level, control, t2.tau2, t2.se, t2.iterations)
+
+
+def _rma_intercept(
+    y: FArray, v: FArray, method: str, test: str, level: float, control: Control
+) -> MetaResult:
+    """Intercept-only fit through weighted sums (no k×k or p×p algebra, buffers reused)."""
+    k = y.size
+    ws = Workspace(k)
+    iterations = 0
+    if k == 1 or method == "EE":
+        tau2, se_tau2 = 0.0, math.nan
+        at, zero, _ = final_sums(y, v, 0.0, ws)
+    elif method in ("REML", "ML"):
+        reml = method == "REML"
+        np.subtract(y, float(y.sum()) / k, out=ws.r)
+        he = (float(ws.r @ ws.r) - float(v.sum()) * (1.0 - 1.0 / k)) / (k - 1)
+        tau2, iterations, ok = fisher_intercept(y, v, reml, control, ws, max(0.0, he))
+        if not ok:
+            raise ConvergenceError(
+                f"{method}: Fisher scoring did not converge in {control.maxiter} iterations "
+                f"(threshold {control.threshold:g}); try a larger maxiter or another method"
+            )
+        at, zero, gap = final_sums(y, v, tau2, ws, reml)
+        if control.ll0check and tau2 > control.threshold and gap > control.tol:
+            warnings.warn(
+                f"{method}: Fisher scoring may have stopped at a local maximum; tau2 set to 0",
+                stacklevel=3,
+            )
+            tau2, at = 0.0, zero
+        se_tau2 = math.sqrt(2.0 / at.tr_pp) if reml else math.sqrt(2.0 / at.sw2)
+    else:
+        t2 = estimate_tau2(y - y.mean(), v, None, 1, method, control)
+        tau2, se_tau2 = t2.tau2, t2.se
+        at, zero, _ = final_sums(y, v, tau2, ws)
+    s2w, ddf = 1.0, None
+    if test == "knha":
+        s2w = 0.0 if at.rss <= EPS else at.rss / (k - 1)
+        ddf = k - 1
+    vb = s2w / at.sw
+    se = math.sqrt(vb)
+    zval = at.mu / se if se > 0 else math.copysign(math.inf, at.mu)
+    alpha = 1 - level / 100  # scipy.special ufuncs: the same values as scipy.stats, faster
+    if ddf is None:
+        crit = -float(special.ndtri(alpha / 2))
+        pval = 2 * float(special.ndtr(-abs(zval)))
+        QM_df: tuple[int, int | None] = (1, None)
+        QMp = pval
+    else:
+        crit = -float(special.stdtrit(ddf, alpha / 2))
+        pval = 2 * float(special.stdtr(ddf, -abs(zval)))
+        QM_df, QMp = (1, ddf), pval
+    if k > 1:
+        QE = max(0.0, zero.rss)
+        QEp = float(special.chdtrc(k - 1, QE))
+        vt = (k - 1) / zero.tr_p
+        if method == "EE":
+            I2 = max(0.0, 100 * (QE - (k - 1)) / QE) if QE > 0 else 0.0
+            H2 = QE / (k - 1)
+        else:
+            I2, H2 = 100 * tau2 / (vt + tau2), tau2 / vt + 1
+    else:
+        QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    one = np.array
+    return MetaResult(
+        yi=y, vi=v, X=None, coef_names=("intrcpt",), method=method, test=test, level=level,
+        control=control, beta=one([at.mu]), se=one([se]), zval=one([zval]), pval=one([pval]),
+        ci_lb=one([at.mu - crit * se]), ci_ub=one([at.mu + crit * se]), vb=one([[vb]]),
+        tau2=tau2, se_tau2=se_tau2, QE=QE, QEp=QEp, QM=zval * zval, QM_df=QM_df, QMp=QMp,
+        I2=I2, H2=H2, vt=vt, s2w=s2w, ddf=ddf, R2=None, iterations=iterations,
+    )  # fmt: skip
 
 
 def _coef_names(coef_names: Sequence[str] | None, p: int) -> tuple[str, ...]:
@@ -297,7 +375,6 @@ def _finish(
     else:
         QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
     R2 = _r2(y, v, X, method, control, tau2) if X is not None else None
-    wts = 100 * fit.w / fit.w.sum()
     return MetaResult(
         yi=y,
         vi=v,
@@ -328,7 +405,6 @@ def _finish(
         ddf=ddf,
         R2=R2,
         iterations=iterations,
-        weights=wts,
     )
 
 

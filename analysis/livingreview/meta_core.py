@@ -61,6 +61,8 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike) -> tuple[FArray, FArray]:
         raise MetaAnalysisError(f"yi and vi differ in length ({y.size} vs {v.size})")
     if y.size == 0:
         raise MetaAnalysisError("no studies (k = 0)")
+    if math.isfinite(float(y.sum()) + float(v.sum())) and float(v.min()) > 0:
+        return y, v  # a finite sum means every value is finite
     for name, arr in (("yi", y), ("vi", v)):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
