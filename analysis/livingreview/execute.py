@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,14 +44,38 @@ def update_variables(project: Project) -> bool:
     return write_variables(project.variables_yml, compute_project_variables(project))
 
 
+def _client(nb: nbformat.NotebookNode, cwd: Path) -> NotebookClient:
+    return NotebookClient(
+        nb, timeout=TIMEOUT_S, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}
+    )
+
+
 def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
     """Execute every cell of ``path`` with working directory ``cwd``; return the executed copy."""
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(
-        nb, timeout=TIMEOUT_S, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}
-    ).execute()
+    _client(nb, cwd).execute()
     _strip_volatile(nb)
     return nb
+
+
+async def _run_many(
+    paths: list[Path], cwd: Path, log: Callable[[str], None], workers: int
+) -> list[nbformat.NotebookNode]:
+    """Execute notebooks concurrently (one kernel each, at most ``workers`` at a time)."""
+    gate = asyncio.Semaphore(workers)
+    total = len(paths)
+
+    async def one(i: int, path: Path) -> nbformat.NotebookNode:
+        async with gate:
+            start = time.perf_counter()
+            log(f"[{i}/{total}] executing {path.name} …")
+            nb = nbformat.read(path, as_version=4)
+            await _client(nb, cwd).async_execute()
+            _strip_volatile(nb)
+            log(f"[{i}/{total}] {path.name} done in {time.perf_counter() - start:.1f} s")
+            return nb
+
+    return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(paths, start=1))))
 
 
 def _strip_volatile(nb: nbformat.NotebookNode) -> None:
@@ -61,19 +87,22 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
 
 
 def execute_all(project: Project, log: Callable[[str], None] = print) -> list[Path]:
-    """Execute every notebook of ``analysis/`` (file-name order), then save them all.
+    """Execute every notebook of ``analysis/`` (one kernel per core), then save them all.
 
     Nothing is written until every notebook has run: a failing cell leaves the stored notebooks
     and ``_variables.yml`` exactly as they were.
     """
-    variables = compute_project_variables(project)
     notebooks = project.notebooks()
-    executed = []
-    for i, path in enumerate(notebooks, start=1):
-        start = time.perf_counter()
-        log(f"[{i}/{len(notebooks)}] executing {path.relative_to(project.root)} …")
-        executed.append(run_notebook(path, project.analysis))
-        log(f"[{i}/{len(notebooks)}] done in {time.perf_counter() - start:.1f} s")
+    workers = max(1, min(len(notebooks), os.cpu_count() or 1))
+
+    async def everything() -> tuple[dict, list[nbformat.NotebookNode]]:
+        # The variables (incl. the metafor validation summary) are computed in this process
+        # while the kernels run the notebooks in theirs.
+        variables = asyncio.get_running_loop().run_in_executor(None, compute_project_variables, project)
+        executed = await _run_many(notebooks, project.analysis, log, workers)
+        return await variables, executed
+
+    variables, executed = asyncio.run(everything())
     changed = write_variables(project.variables_yml, variables)
     log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
     for path, nb in zip(notebooks, executed, strict=True):
