@@ -239,7 +239,7 @@ def _rma_intercept(
 ) -> MetaResult:
     """Intercept-only fit through weighted sums (no k×k or p×p algebra, buffers reused)."""
     k = y.size
-    ws = Workspace(k)
+    ws = Workspace.get(k)
     iterations = 0
     if k == 1 or method == "EE":
         tau2, se_tau2 = 0.0, math.nan

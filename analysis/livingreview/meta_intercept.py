@@ -8,6 +8,7 @@ over the data without allocating new length-k arrays, which is what makes k = 10
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +17,26 @@ from livingreview.meta_core import Control, FArray
 
 
 class Workspace:
-    """Three reusable length-k buffers."""
+    """Three length-k work buffers.
 
-    def __init__(self, k: int) -> None:
-        self.w = np.empty(k)
-        self.w2 = np.empty(k)
-        self.r = np.empty(k)
+    :meth:`get` hands out views of per-thread buffers that are kept between calls: fresh
+    large arrays cost a page fault per 4 KiB on first touch (about 1 ms at k = 100,000),
+    more than the arithmetic. The retained memory is 24 bytes per study of the largest k seen.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, k: int, base: FArray | None = None) -> None:
+        base = np.empty((3, k)) if base is None else base
+        self.w, self.w2, self.r = base[0, :k], base[1, :k], base[2, :k]
+
+    @classmethod
+    def get(cls, k: int) -> Workspace:
+        """A workspace for k studies backed by this thread's retained buffers."""
+        base = getattr(cls._local, "base", None)
+        if base is None or base.shape[1] < k:
+            base = cls._local.base = np.empty((3, k))
+        return cls(k, base)
 
 
 @dataclass(frozen=True)
