@@ -196,7 +196,9 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
 
 def _main_result(fit: MetaResult) -> dict[str, Any]:
     pr = predict(fit)
-    ci: dict[str, float | None] = {"tau2_ci_lb": None, "tau2_ci_ub": None}
+    ci: dict[str, float | None] = dict.fromkeys(
+        ("tau2_ci_lb", "tau2_ci_ub", "I2_ci_lb", "I2_ci_ub", "H2_ci_lb", "H2_ci_ub")
+    )
     if fit.method != "EE" and fit.k > 1:
         c = confint_tau2(fit)
         ci = {"tau2_ci_lb": c.tau2_lb, "tau2_ci_ub": c.tau2_ub, "I2_ci_lb": c.I2_lb,
