@@ -144,9 +144,7 @@ def _ll_check(ymc: FArray, vi: FArray, X: FArray | None, tau2: float, reml: bool
     return ll
 
 
-def _fisher(
-    ymc: FArray, vi: FArray, X: FArray | None, p: int, method: str, control: Control
-) -> Tau2Fit:
+def _fisher(ymc: FArray, vi: FArray, X: FArray | None, p: int, method: str, control: Control) -> Tau2Fit:
     reml = method == "REML"
     if X is None and reml:
         tau2, it, ok = reml_intercept(ymc, vi, control)
