@@ -118,7 +118,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "release",
-        help="cut release X.Y.Z: snapshot data/ under releases/, update CITATION.cff, CHANGELOG.md, .zenodo.json",
+        help="cut release X.Y.Z: snapshot data/ under releases/; update CITATION.cff, CHANGELOG.md, "
+        ".zenodo.json",
         description="Cut a release. Refused (exit 1, nothing written) when the data are invalid, the version "
         "does not increase, or the bump contradicts the changes since the last snapshot: MAJOR = protocol "
         "change (data schema or --protocol-change), MINOR = new searches or studies or a changed conclusion, "

@@ -55,7 +55,10 @@ class ReviewMetadata:
     def citation(self) -> str:
         """Reference to this version (markdown), as the title page shows it."""
         year = self.date_released[:4]
-        text = f"{self.authors} ({year}). *{self.title}* (version {self.version}, released {self.date_released})."
+        text = (
+            f"{self.authors} ({year}). *{self.title}* "
+            f"(version {self.version}, released {self.date_released})."
+        )
         return text + (f" <https://doi.org/{self.doi}>" if self.doi else "")
 
     def previous_citation(self) -> str:
@@ -180,7 +183,9 @@ def zenodo_metadata(cff: dict, last_searched: str) -> dict:
         "publication_type": "other",
         "creators": creators,
         "description": " ".join(str(cff.get("abstract", "")).split()),
-        "notes": f"Living systematic review, version {cff['version']}; literature searched up to {last_searched}.",
+        "notes": (
+            f"Living systematic review, version {cff['version']}; literature searched up to {last_searched}."
+        ),
         "keywords": [str(k) for k in cff.get("keywords", [])],
         "license": str(cff.get("license", "")).lower(),
         "access_right": "open",
@@ -331,7 +336,9 @@ def plan_release(
         if new < current:
             raise ReleaseError(f"version {version} is older than CITATION.cff's {V.format_version(current)}")
         c = V.compare(None, project.root, None, version)
-        return ReleasePlan(version, None, day.isoformat(), trigger or _default_trigger("initial", c), "initial", c)
+        return ReleasePlan(
+            version, None, day.isoformat(), trigger or _default_trigger("initial", c), "initial", c
+        )
     last = released[-1]
     if V.parse_version(last) != current:
         raise ReleaseError(
@@ -346,21 +353,30 @@ def plan_release(
     if level is None:
         options = ", ".join(V.format_version(v) for v in _next_versions(current))
         raise ReleaseError(
-            f"{V.format_version(current)} → {version} is not a single version step; the next version is one of {options}"
+            f"{V.format_version(current)} → {version} is not a single version step; "
+            f"the next version is one of {options}"
         )
     if day.isoformat() < _iso(cff["date-released"]):
-        raise ReleaseError(f"release date {day} is before the previous release ({_iso(cff['date-released'])})")
+        raise ReleaseError(
+            f"release date {day} is before the previous release ({_iso(cff['date-released'])})"
+        )
     c = V.compare(V.snapshot(project, last), project.root, last, version)
     needed, reasons = required_level(c, protocol_change)
     if level != needed:
-        why = "; ".join(reasons) if reasons else "no new study, no new search, no schema change and no changed conclusion"
+        why = (
+            "; ".join(reasons)
+            if reasons
+            else "no new study, no new search, no schema change and no changed conclusion"
+        )
         suggestion = V.format_version(_next_versions(current)[LEVELS[::-1].index(needed)])
         raise ReleaseError(
             f"a {level.upper()} release contradicts the changes since v{last}: they call for "
             f"{needed.upper()} ({why}); release {suggestion} instead"
             + (" or pass --protocol-change for a protocol change" if level == "major" else "")
         )
-    return ReleasePlan(version, last, day.isoformat(), trigger or _default_trigger(level, c), level, c, reasons)
+    return ReleasePlan(
+        version, last, day.isoformat(), trigger or _default_trigger(level, c), level, c, reasons
+    )
 
 
 def _next_versions(v: tuple[int, int, int]) -> list[tuple[int, int, int]]:
@@ -393,7 +409,11 @@ def changelog_entry(plan: ReleasePlan) -> str:
 
 
 def prepend_changelog(existing: str | None, entry: str) -> str:
-    body = existing[len(CHANGELOG_HEADER) :] if existing and existing.startswith(CHANGELOG_HEADER) else (existing or "")
+    body = (
+        existing[len(CHANGELOG_HEADER) :]
+        if existing and existing.startswith(CHANGELOG_HEADER)
+        else (existing or "")
+    )
     return CHANGELOG_HEADER + "\n" + entry + ("\n" + body.lstrip("\n") if body.strip() else "")
 
 
@@ -482,7 +502,9 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
         if project.bibliography.is_file():
             shutil.copy2(project.bibliography, folder / "references.bib")
         (folder / "CITATION.cff").write_text(cff_text, encoding="utf-8")
-        (folder / V.WHATS_NEW_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / V.WHATS_NEW_FILE).write_text(
+            json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     staging = _Staging()
     try:

@@ -63,7 +63,9 @@ def released_versions(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     found = [
-        p.name[1:] for p in directory.iterdir() if p.is_dir() and VERSION_RE.fullmatch(p.name) and p.name[0] == "v"
+        p.name[1:]
+        for p in directory.iterdir()
+        if p.is_dir() and VERSION_RE.fullmatch(p.name) and p.name[0] == "v"
     ]
     found = [v for v in found if (directory / f"v{v}" / "data").is_dir()]
     return sorted(found, key=parse_version)
@@ -264,7 +266,9 @@ def conclusion_changes(
         if o is None:
             continue
         if o.direction != h.direction:
-            out.append(f"for {h.domain}, the direction of the evidence changed from {o.direction} to {h.direction}")
+            out.append(
+                f"for {h.domain}, the direction of the evidence changed from {o.direction} to {h.direction}"
+            )
         if o.significant != h.significant:
             state = "now" if h.significant else "no longer"
             out.append(
@@ -397,7 +401,9 @@ def conclusion_flag(c: Comparison) -> str:
     if c.first:
         return "This is the first version of the review, so no earlier conclusion can have changed."
     if not c.conclusions:
-        return f"No conclusion changed since version {c.before}: every direction and significance is the same."
+        return (
+            f"No conclusion changed since version {c.before}: every direction and significance is the same."
+        )
     joined = "; ".join(c.conclusions)
     return f"A conclusion changed since version {c.before}: {joined}."
 
@@ -420,7 +426,10 @@ def change_summary(c: Comparison) -> str:
 
 
 def headline_text(h: Headline) -> str:
-    text = f"{h.positive} positive, {h.null} null, {h.negative} negative, {h.mixed} mixed; sign test p {_p_text(h.sign_p)}"
+    text = (
+        f"{h.positive} positive, {h.null} null, {h.negative} negative, {h.mixed} mixed; "
+        f"sign test p {_p_text(h.sign_p)}"
+    )
     if h.pooled_r is not None:
         text += f"; pooled r {h.pooled_r:.2f} ({h.pooled_ci_lb:.2f} to {h.pooled_ci_ub:.2f})"
     return text
