@@ -185,9 +185,9 @@ def test_versions_and_bumps() -> None:
 
 
 def test_set_cff_fields_keeps_the_rest() -> None:
-    text = "cff-version: 1.2.0\n# comment\nversion: 0.1.0\ndate-released: \"2026-01-01\"\ntitle: T\n"
+    text = 'cff-version: 1.2.0\n# comment\nversion: 0.1.0\ndate-released: "2026-01-01"\ntitle: T\n'
     out = set_cff_fields(text, "0.2.0", "2026-02-01")
-    assert out == "cff-version: 1.2.0\n# comment\nversion: 0.2.0\ndate-released: \"2026-02-01\"\ntitle: T\n"
+    assert out == 'cff-version: 1.2.0\n# comment\nversion: 0.2.0\ndate-released: "2026-02-01"\ntitle: T\n'
 
 
 def test_zenodo_creators_from_person_authors() -> None:
@@ -211,7 +211,8 @@ def test_conclusion_change_check() -> None:
     assert conclusion_changes(before, before) == []
     lost = [h("symptoms", 6, 3, 3, 0.51), h("adherence", 1, 0, 0, 1.0)]
     assert conclusion_changes(before, lost) == [
-        "for symptoms, the result is no longer statistically significant (sign test p 0.031 before, 0.510 now)"
+        "for symptoms, the result is no longer statistically significant "
+        "(sign test p 0.031 before, 0.510 now)"
     ]
     flipped = [h("symptoms", 6, 3, 0, 0.031), h("adherence", 1, 0, 2, 1.0)]
     assert conclusion_changes(before, flipped) == [
@@ -245,7 +246,9 @@ def test_release_0_2_0_after_adding_a_study(project_copy: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "livingreview build" in done.stdout and "git tag v0.2.0" in done.stdout
     snap = project_copy / "releases" / "v0.2.0"
-    assert (snap / "data" / "studies.csv").read_bytes() == (project_copy / "data" / "studies.csv").read_bytes()
+    assert (snap / "data" / "studies.csv").read_bytes() == (
+        project_copy / "data" / "studies.csv"
+    ).read_bytes()
     assert (snap / "references.bib").is_file()
     assert not list(project_copy.glob(".*release-*")) and not list((project_copy / "releases").glob(".*"))
 
