@@ -53,6 +53,45 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_release(args: argparse.Namespace) -> int:
+    from livingreview.release import ReleaseError, next_steps, plan_release, write_release
+
+    project = Project.locate()
+    try:
+        plan = plan_release(
+            project, args.version, trigger=args.trigger, date=args.date, protocol_change=args.protocol_change
+        )
+    except ReleaseError as err:
+        print(f"release refused: {err}; nothing was written", file=sys.stderr)
+        return 1
+    written = write_release(project, plan)
+    print(f"released {plan.version} ({plan.level}) on {plan.date}: {plan.trigger}")
+    for path in written:
+        print(f"  wrote {path.relative_to(project.root)}")
+    print(plan.comparison.report())
+    print(next_steps(plan.version))
+    return 0
+
+
+def _cmd_whats_new(args: argparse.Namespace) -> int:
+    import json
+
+    from livingreview.release import read_cff
+    from livingreview.versions import VersionError, whats_new
+
+    project = Project.locate()
+    try:
+        comparison = whats_new(project, str(read_cff(project.citation_cff)["version"]), args.since)
+    except VersionError as err:
+        print(f"whats-new: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(comparison.report(), end="")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livingreview",
@@ -76,6 +115,33 @@ def make_parser() -> argparse.ArgumentParser:
         help="write the pandoc preview even where quarto is installed",
     )
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser(
+        "release",
+        help="cut release X.Y.Z: snapshot data/ under releases/; update CITATION.cff, CHANGELOG.md, "
+        ".zenodo.json",
+        description="Cut a release. Refused (exit 1, nothing written) when the data are invalid, the version "
+        "does not increase, or the bump contradicts the changes since the last snapshot: MAJOR = protocol "
+        "change (data schema or --protocol-change), MINOR = new searches or studies or a changed conclusion, "
+        "PATCH = corrections that change no conclusion.",
+    )
+    p.add_argument("version", help="the new version, X.Y.Z")
+    p.add_argument("--trigger", help="what prompted this version (default: described from the changes)")
+    p.add_argument("--date", help="release date YYYY-MM-DD (default: today)")
+    p.add_argument(
+        "--protocol-change", action="store_true", help="this release changes the protocol (a MAJOR release)"
+    )
+    p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser(
+        "whats-new",
+        help="what changed since the previous release (from the snapshots under releases/)",
+        description="Studies and associations added, removed or corrected, and every headline result "
+        "before → after, between a released snapshot and the working data.",
+    )
+    p.add_argument("--since", metavar="vX.Y.Z", help="compare with this release (default: the previous one)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
+    p.set_defaults(func=_cmd_whats_new)
 
     try:
         from livingreview import meta_cli

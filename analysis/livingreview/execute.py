@@ -13,8 +13,10 @@ from nbclient import NotebookClient
 
 from livingreview.data import load_dataset
 from livingreview.paths import Project
+from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
 from livingreview.variables import compute_variables, write_variables
+from livingreview.versions import versions_variables
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -36,7 +38,10 @@ def compute_project_variables(project: Project) -> dict:
     """All ``_variables.yml`` values for the data in ``project``."""
     data = load_dataset(project.data)
     meta = read_metadata(project.citation_cff, data.searches)
-    return compute_variables(data, meta, validation_variables(project))
+    out = compute_variables(data, meta, validation_variables(project))
+    out["versions"] = versions_variables(project, meta.version)
+    out["living"] = policy_variables(project.root, meta.last_searched)
+    return out
 
 
 def update_variables(project: Project) -> bool:

@@ -1,13 +1,42 @@
-"""Review metadata (version, dates) from its single source of truth, ``CITATION.cff``."""
+"""Review metadata (version, dates) from its single source of truth, ``CITATION.cff``, and cutting
+a release (``livingreview release``): snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json.
+
+Semantic versions of a living review (Cochrane LSR): MAJOR = protocol change, MINOR = new search or
+new studies (or any change of a conclusion), PATCH = corrections that change no conclusion.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from livingreview import versions as V
+from livingreview.paths import Project
+
+CHANGELOG = "CHANGELOG.md"
+ZENODO = ".zenodo.json"
+CHANGELOG_HEADER = (
+    "# Changelog\n\n"
+    "Every release of the living review, newest first. Entries are written by `livingreview release`;\n"
+    "the data of each version are kept unchanged under `releases/vX.Y.Z/`.\n"
+)
+CHANGELOG_ENTRY_RE = re.compile(r"^## (\d+\.\d+\.\d+) — (\d{4}-\d{2}-\d{2})$", re.MULTILINE)
+LEVELS = ("patch", "minor", "major")
+LEVEL_MEANING = {
+    "major": "MAJOR (protocol or eligibility change)",
+    "minor": "MINOR (new search or new studies, or a changed conclusion)",
+    "patch": "PATCH (corrections that change no conclusion)",
+    "initial": "first release",
+}
 
 
 @dataclass(frozen=True)
@@ -19,6 +48,27 @@ class ReviewMetadata:
     date_released: str
     last_searched: str
     previous_version: str
+    authors: str = ""
+    doi: str = ""
+    previous_date: str = ""
+
+    def citation(self) -> str:
+        """Reference to this version (markdown), as the title page shows it."""
+        year = self.date_released[:4]
+        text = (
+            f"{self.authors} ({year}). *{self.title}* "
+            f"(version {self.version}, released {self.date_released})."
+        )
+        return text + (f" <https://doi.org/{self.doi}>" if self.doi else "")
+
+    def previous_citation(self) -> str:
+        if not self.previous_date:
+            return "There is no previous version: this is the first release of the review."
+        year = self.previous_date[:4]
+        return (
+            f"Previous version: {self.authors} ({year}). *{self.title}* "
+            f"(version {self.previous_version}, released {self.previous_date})."
+        )
 
     def as_variables(self) -> dict[str, str]:
         return {
@@ -27,6 +77,10 @@ class ReviewMetadata:
             "date_released": self.date_released,
             "last_searched": self.last_searched,
             "previous_version": self.previous_version,
+            "authors": self.authors,
+            "doi": self.doi or "not yet assigned",
+            "citation": self.citation(),
+            "previous_citation": self.previous_citation(),
         }
 
 
@@ -52,14 +106,443 @@ def previous_version(releases_dir: Path, current: str) -> str:
     return max(older, key=_version_key) if older else "none (first version)"
 
 
+def read_cff(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def authors_text(cff: dict) -> str:
+    """CFF authors as a reference list ('Doe, J., & Roe, R.' or an entity's name)."""
+    names = []
+    for a in cff.get("authors", []):
+        if "name" in a:
+            names.append(str(a["name"]))
+        else:
+            initials = " ".join(f"{part[0]}." for part in str(a.get("given-names", "")).split() if part)
+            names.append(f"{a.get('family-names', '')}, {initials}".strip(", "))
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + ", & " + names[-1]
+
+
+def cff_doi(cff: dict) -> str:
+    if cff.get("doi"):
+        return str(cff["doi"])
+    for ident in cff.get("identifiers", []) or []:
+        if ident.get("type") == "doi":
+            return str(ident["value"])
+    return ""
+
+
+def last_search_date(searches: pd.DataFrame) -> str:
+    dates = [d for d in searches.get("date_searched", []) if d is not None and not pd.isna(d)]
+    return _iso(max(dates)) if dates else "not recorded"
+
+
 def read_metadata(citation_cff: Path, searches: pd.DataFrame) -> ReviewMetadata:
     """Combine ``CITATION.cff`` (title, version, release date) with the latest search date."""
-    cff = yaml.safe_load(citation_cff.read_text(encoding="utf-8"))
-    dates = [d for d in searches.get("date_searched", []) if d is not None and not pd.isna(d)]
+    cff = read_cff(citation_cff)
+    version = str(cff["version"])
+    previous = previous_version(citation_cff.parent / V.RELEASES, version)
+    previous_cff = citation_cff.parent / V.RELEASES / f"v{previous}" / "CITATION.cff"
+    previous_date = ""
+    if previous_cff.is_file():
+        previous_date = _iso(read_cff(previous_cff)["date-released"])
     return ReviewMetadata(
         title=str(cff["title"]),
-        version=str(cff["version"]),
+        version=version,
         date_released=_iso(cff["date-released"]),
-        last_searched=_iso(max(dates)) if dates else "not recorded",
-        previous_version=previous_version(citation_cff.parent / "releases", str(cff["version"])),
+        last_searched=last_search_date(searches),
+        previous_version=previous,
+        authors=authors_text(cff),
+        doi=cff_doi(cff),
+        previous_date=previous_date,
+    )
+
+
+# --- .zenodo.json --------------------------------------------------------------------------------
+
+
+def zenodo_metadata(cff: dict, last_searched: str) -> dict:
+    """Zenodo deposit metadata. When ``.zenodo.json`` exists Zenodo reads only it, not CITATION.cff."""
+    creators = []
+    for a in cff.get("authors", []):
+        if "name" in a:
+            creators.append({"name": str(a["name"])})
+        else:
+            creator = {"name": f"{a.get('family-names', '')}, {a.get('given-names', '')}".strip(", ")}
+            if a.get("orcid"):
+                creator["orcid"] = str(a["orcid"]).rsplit("/", 1)[-1]
+            if a.get("affiliation"):
+                creator["affiliation"] = str(a["affiliation"])
+            creators.append(creator)
+    meta = {
+        "title": f"{cff['title']} (version {cff['version']})",
+        "version": str(cff["version"]),
+        "publication_date": _iso(cff["date-released"]),
+        "upload_type": "publication",
+        "publication_type": "other",
+        "creators": creators,
+        "description": " ".join(str(cff.get("abstract", "")).split()),
+        "notes": (
+            f"Living systematic review, version {cff['version']}; literature searched up to {last_searched}."
+        ),
+        "keywords": [str(k) for k in cff.get("keywords", [])],
+        "license": str(cff.get("license", "")).lower(),
+        "access_right": "open",
+    }
+    return meta
+
+
+def zenodo_text(cff: dict, last_searched: str) -> str:
+    return json.dumps(zenodo_metadata(cff, last_searched), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- consistency of every place a version is written ----------------------------------------------
+
+
+def changelog_versions(text: str) -> list[tuple[str, str]]:
+    """(version, date) of every CHANGELOG entry, newest first."""
+    return CHANGELOG_ENTRY_RE.findall(text)
+
+
+def version_problems(project: Project) -> list[str]:
+    """Disagreements between CITATION.cff and everything generated from it (empty when consistent)."""
+    root = project.root
+    cff = read_cff(project.citation_cff)
+    version, date = str(cff["version"]), _iso(cff["date-released"])
+    problems = []
+
+    def check(where: str, got: object, want: str) -> None:
+        if str(got) != want:
+            problems.append(f"{where}: {got!r}, but CITATION.cff says {want!r}")
+
+    variables = yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8"))
+    check("_variables.yml review.version", variables["review"]["version"], version)
+    check("_variables.yml review.date_released", variables["review"]["date_released"], date)
+    zenodo_path = root / ZENODO
+    if not zenodo_path.is_file():
+        problems.append(f"{ZENODO} is missing (livingreview release writes it)")
+    else:
+        zenodo = json.loads(zenodo_path.read_text(encoding="utf-8"))
+        check(f"{ZENODO} version", zenodo.get("version"), version)
+        check(f"{ZENODO} publication_date", zenodo.get("publication_date"), date)
+        from livingreview.data import load_dataset
+
+        expected = zenodo_metadata(cff, last_search_date(load_dataset(project.data).searches))
+        if zenodo != expected:
+            problems.append(f"{ZENODO} is stale: regenerate it from CITATION.cff (livingreview release)")
+    released = V.released_versions(V.releases_dir(project))
+    check(f"newest snapshot under {V.RELEASES}/", released[-1] if released else "none", version)
+    snap_cff = V.snapshot(project, version) / "CITATION.cff"
+    if snap_cff.is_file():
+        check(f"{V.RELEASES}/v{version}/CITATION.cff version", read_cff(snap_cff)["version"], version)
+    changelog = root / CHANGELOG
+    entries = changelog_versions(changelog.read_text(encoding="utf-8")) if changelog.is_file() else []
+    check(f"newest {CHANGELOG} entry", entries[0][0] if entries else "none", version)
+    if entries:
+        check(f"{CHANGELOG} date of {entries[0][0]}", entries[0][1], date)
+    return problems
+
+
+# --- cutting a release -----------------------------------------------------------------------------
+
+
+class ReleaseError(RuntimeError):
+    """The release was refused; the message is one line saying why. Nothing was written."""
+
+
+@dataclass
+class ReleasePlan:
+    """Everything ``release`` will write, decided before anything is written."""
+
+    version: str
+    previous: str | None
+    date: str
+    trigger: str
+    level: str
+    comparison: V.Comparison
+    reasons: list[str] = field(default_factory=list)
+
+
+def bump_level(old: tuple[int, int, int], new: tuple[int, int, int]) -> str | None:
+    """'major'/'minor'/'patch' when ``new`` is the next version of that kind after ``old``, else None."""
+    if new == (old[0] + 1, 0, 0):
+        return "major"
+    if new == (old[0], old[1] + 1, 0):
+        return "minor"
+    if new == (old[0], old[1], old[2] + 1):
+        return "patch"
+    return None
+
+
+def required_level(c: V.Comparison, protocol_change: bool) -> tuple[str, list[str]]:
+    """The release type the changes call for, with the reasons."""
+    if protocol_change or c.schema:
+        why = ["--protocol-change given"] if protocol_change else []
+        return "major", why + [f"data schema changed ({'; '.join(c.schema)})"] * bool(c.schema)
+    reasons = []
+    if c.tables["studies"].added:
+        reasons.append(f"new studies ({', '.join(c.tables['studies'].added)})")
+    if c.tables["searches"].added:
+        reasons.append(f"new searches ({', '.join(c.tables['searches'].added)})")
+    if c.conclusions:
+        reasons.append("a conclusion changed (" + "; ".join(c.conclusions) + ")")
+    return ("minor" if reasons else "patch"), reasons
+
+
+def _default_trigger(level: str, c: V.Comparison) -> str:
+    if c.first:
+        return "first release of the living review"
+    if level == "major":
+        return "change of protocol"
+    if level == "minor":
+        return "update search and new evidence: " + V.change_summary(c).split(": ", 1)[-1].rstrip(".")
+    return "corrections: " + V.change_summary(c).split(": ", 1)[-1].rstrip(".")
+
+
+def plan_release(
+    project: Project,
+    version: str,
+    trigger: str | None = None,
+    date: str | None = None,
+    protocol_change: bool = False,
+    today: dt.date | None = None,
+) -> ReleasePlan:
+    """Decide whether ``version`` may be released now; raise :class:`ReleaseError` if not."""
+    from livingreview.validate import validate_data
+
+    try:
+        new = V.parse_version(version)
+    except V.VersionError as err:
+        raise ReleaseError(str(err)) from None
+    version = V.format_version(new)
+    report = validate_data(project.data, project.bibliography)
+    if not report.ok:
+        raise ReleaseError(
+            f"data invalid ({len(report.problems)} problems, first: {report.problems[0]}); "
+            "run `livingreview validate`"
+        )
+    try:
+        day = dt.date.fromisoformat(date) if date else (today or dt.date.today())
+    except ValueError:
+        raise ReleaseError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    cff = read_cff(project.citation_cff)
+    current = V.parse_version(str(cff["version"]))
+    released = V.released_versions(V.releases_dir(project))
+    if V.snapshot(project, version).exists():
+        raise ReleaseError(f"version {version} already exists under {V.RELEASES}/")
+    if not released:
+        # Bootstrapping: the first snapshot may carry CITATION.cff's own version.
+        if new < current:
+            raise ReleaseError(f"version {version} is older than CITATION.cff's {V.format_version(current)}")
+        c = V.compare(None, project.root, None, version)
+        return ReleasePlan(
+            version, None, day.isoformat(), trigger or _default_trigger("initial", c), "initial", c
+        )
+    last = released[-1]
+    if V.parse_version(last) != current:
+        raise ReleaseError(
+            f"CITATION.cff says version {V.format_version(current)} but the newest snapshot is v{last}; "
+            "fix CITATION.cff first"
+        )
+    if new <= current:
+        raise ReleaseError(
+            f"version {version} does not increase over CITATION.cff's {V.format_version(current)}"
+        )
+    level = bump_level(current, new)
+    if level is None:
+        options = ", ".join(V.format_version(v) for v in _next_versions(current))
+        raise ReleaseError(
+            f"{V.format_version(current)} → {version} is not a single version step; "
+            f"the next version is one of {options}"
+        )
+    if day.isoformat() < _iso(cff["date-released"]):
+        raise ReleaseError(
+            f"release date {day} is before the previous release ({_iso(cff['date-released'])})"
+        )
+    c = V.compare(V.snapshot(project, last), project.root, last, version)
+    needed, reasons = required_level(c, protocol_change)
+    if level != needed:
+        why = (
+            "; ".join(reasons)
+            if reasons
+            else "no new study, no new search, no schema change and no changed conclusion"
+        )
+        suggestion = V.format_version(_next_versions(current)[LEVELS[::-1].index(needed)])
+        raise ReleaseError(
+            f"a {level.upper()} release contradicts the changes since v{last}: they call for "
+            f"{needed.upper()} ({why}); release {suggestion} instead"
+            + (" or pass --protocol-change for a protocol change" if level == "major" else "")
+        )
+    return ReleasePlan(
+        version, last, day.isoformat(), trigger or _default_trigger(level, c), level, c, reasons
+    )
+
+
+def _next_versions(v: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    """Next MAJOR, MINOR and PATCH versions."""
+    return [(v[0] + 1, 0, 0), (v[0], v[1] + 1, 0), (v[0], v[1], v[2] + 1)]
+
+
+def set_cff_fields(text: str, version: str, date: str) -> str:
+    """CITATION.cff with a new version and release date, everything else (comments, order) kept."""
+    out, n1 = re.subn(r"^version:.*$", f"version: {version}", text, count=1, flags=re.MULTILINE)
+    out, n2 = re.subn(r"^date-released:.*$", f'date-released: "{date}"', out, count=1, flags=re.MULTILINE)
+    if not (n1 and n2):
+        raise ReleaseError("CITATION.cff needs top-level 'version:' and 'date-released:' lines")
+    return out
+
+
+def changelog_entry(plan: ReleasePlan) -> str:
+    c = plan.comparison
+    lines = [f"## {plan.version} — {plan.date}", "", f"- Release type: {LEVEL_MEANING[plan.level]}"]
+    lines.append(f"- Trigger: {plan.trigger}")
+    if c.first:
+        lines.append("- First release of the living review; there is no previous version to compare with.")
+    else:
+        lines.append(f"- {V.change_summary(c)}")
+        for row in V.whats_new_rows(c):
+            if row["detail"] != "none" and not row["group"].startswith("Headline"):
+                lines.append(f"- {row['item']}: {row['detail']}")
+    lines.append(f"- Conclusions: {V.conclusion_flag(c)}")
+    return "\n".join(lines) + "\n"
+
+
+def prepend_changelog(existing: str | None, entry: str) -> str:
+    body = (
+        existing[len(CHANGELOG_HEADER) :]
+        if existing and existing.startswith(CHANGELOG_HEADER)
+        else (existing or "")
+    )
+    return CHANGELOG_HEADER + "\n" + entry + ("\n" + body.lstrip("\n") if body.strip() else "")
+
+
+class _Staging:
+    """Files and folders written beside their destination first, then renamed into place together.
+
+    If anything fails before or during the renames, every destination is restored as it was.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Path, Path]] = []
+        self.done: list[tuple[Path, Path | None]] = []
+
+    def file(self, final: Path, text: str) -> None:
+        tmp = final.with_name(f".{final.name}.release-tmp")
+        tmp.write_text(text, encoding="utf-8")
+        self.items.append((tmp, final))
+
+    def folder(self, final: Path, fill: Callable[[Path], None]) -> None:
+        tmp = final.with_name(f".{final.name}.release-tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        self.items.append((tmp, final))
+        fill(tmp)
+
+    def commit(self) -> None:
+        for tmp, final in self.items:
+            backup = None
+            if final.exists():
+                backup = final.with_name(f".{final.name}.release-bak")
+                os.replace(final, backup)
+            os.replace(tmp, final)
+            self.done.append((final, backup))
+        self.items = []
+
+    def finish(self) -> None:
+        for _, backup in self.done:
+            if backup is not None and backup.exists():
+                (shutil.rmtree if backup.is_dir() else os.remove)(backup)
+        self.done = []
+
+    def rollback(self) -> None:
+        for final, backup in reversed(self.done):
+            if final.is_dir():
+                shutil.rmtree(final)
+            elif final.exists():
+                final.unlink()
+            if backup is not None:
+                os.replace(backup, final)
+        self.done = []
+        for tmp, _ in self.items:
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            elif tmp.exists():
+                tmp.unlink()
+        self.items = []
+
+
+def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
+    """Write the release ``plan``: snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json, _variables.yml."""
+    from livingreview.data import load_dataset
+    from livingreview.execute import compute_project_variables
+    from livingreview.variables import write_variables
+
+    root = project.root
+    cff_text = set_cff_fields(project.citation_cff.read_text(encoding="utf-8"), plan.version, plan.date)
+    cff = yaml.safe_load(cff_text)
+    last_searched = last_search_date(load_dataset(project.data).searches)
+    changelog = root / CHANGELOG
+    record = {
+        "release": {
+            "version": plan.version,
+            "date": plan.date,
+            "previous": plan.previous,
+            "type": plan.level,
+            "trigger": plan.trigger,
+            "reasons": plan.reasons,
+            "last_searched": last_searched,
+        },
+        **plan.comparison.to_dict(),
+    }
+
+    def fill(folder: Path) -> None:
+        shutil.copytree(project.data, folder / "data")
+        if project.bibliography.is_file():
+            shutil.copy2(project.bibliography, folder / "references.bib")
+        (folder / "CITATION.cff").write_text(cff_text, encoding="utf-8")
+        (folder / V.WHATS_NEW_FILE).write_text(
+            json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+
+    staging = _Staging()
+    try:
+        V.releases_dir(project).mkdir(exist_ok=True)
+        staging.folder(V.snapshot(project, plan.version), fill)
+        staging.file(project.citation_cff, cff_text)
+        old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
+        staging.file(changelog, prepend_changelog(old_log, changelog_entry(plan)))
+        staging.file(root / ZENODO, zenodo_text(cff, last_searched))
+        staging.commit()
+        # _variables.yml depends on the new CITATION.cff and snapshot, so it is computed now.
+        variables = compute_project_variables(project)
+        staged_vars = root / "._variables.yml.release-tmp"
+        write_variables(staged_vars, variables)
+        staging.items.append((staged_vars, project.variables_yml))
+        staging.commit()
+    except BaseException:
+        staging.rollback()
+        raise
+    staging.finish()
+    return [
+        V.snapshot(project, plan.version),
+        project.citation_cff,
+        changelog,
+        root / ZENODO,
+        project.variables_yml,
+    ]
+
+
+def next_steps(version: str) -> str:
+    return "\n".join(
+        [
+            "next steps:",
+            "  1. livingreview build          # re-execute the notebooks and render the book",
+            "  2. python -m pytest --nbval analysis tests",
+            f'  3. git add -A && git commit -m "Release {version}"',
+            f"  4. git tag v{version} && git push && git push origin v{version}",
+            f"  5. create the GitHub release for v{version} (publish.yml then deploys the book, attaches",
+            "     the PDF, and Zenodo archives the release with the metadata of .zenodo.json)",
+        ]
     )
