@@ -52,7 +52,7 @@ def test_direction_sentence_counts_and_tests() -> None:
         "arm-A studies",
         "arm-A study",
     )
-    assert "For symptoms, 10 studies contributed: 6 favoured a stronger alliance" in text
+    assert text.startswith("Among arm-A studies, for symptoms, 10 studies contributed: 6 favoured a stronger")
     assert "sign test of 6 positive against 0 negative studies, p = 0.031" in text
     assert "For adherence, a single study contributed, and it favoured a stronger alliance." in text
     assert text.endswith("No arm-A study reported on retention.")

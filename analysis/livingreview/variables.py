@@ -95,7 +95,9 @@ def direction_sentence(summaries: list[DomainSummary], who: str, one: str) -> st
     if not present:
         return f"No {who} reported an association in any outcome domain."
     missing = [s.domain for s in summaries if not s.n_studies]
-    text = f"Among {who}: " + " ".join(domain_sentence(s) for s in present)
+    sentences = [domain_sentence(s) for s in present]
+    sentences[0] = f"Among {who}, " + sentences[0][0].lower() + sentences[0][1:]
+    text = " ".join(sentences)
     if missing:
         text += f" No {one} reported on {_join(missing)}."
     return text
