@@ -183,9 +183,14 @@ def sof_table(data: Dataset, grade: pd.DataFrame) -> GT:
             certainty_text = f"{SYMBOLS[g.certainty]} {g.certainty.capitalize()}" + (
                 f" ({', '.join(marks)})" if marks else ""
             )
-        participants = f"{g.participants:,}" if g.n_studies else "0"
-        if g.studies_without_n:
-            participants += f" (+{g.studies_without_n} without N)"
+        if g.n_studies and g.studies_without_n == g.n_studies:
+            participants = "not reported"
+        else:
+            participants = f"{g.participants:,}"
+            if g.studies_without_n:
+                participants += (
+                    f" ({g.studies_without_n} {'study' if g.studies_without_n == 1 else 'studies'} without N)"
+                )
         rows.append(
             {
                 "domain": g.domain.capitalize(),

@@ -352,7 +352,7 @@ def flow_figure(flow: Flow) -> Figure:
     lines.append(f"Excluded, with reasons: n = {flow.n_excluded}")
     lines += _bullets(flow.excluded, 40)
     lines.append(_wrap(f"{SYNTHESIS_LABEL}: n = {flow.synthesis}", 40))
-    _box(ax, side_x, 0.3, side_w, 0.385, "\n".join(lines), size=7.5)
+    _box(ax, side_x, 0.265, side_w, 0.42, "\n".join(lines), size=7.5)
     _arrow(ax, (main_x + main_w, 0.6175), (side_x, 0.6175))
     _arrow(ax, (mid, 0.56), (mid, 0.235))
 
