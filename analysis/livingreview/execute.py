@@ -36,7 +36,7 @@ def compute_project_variables(project: Project) -> dict:
     """All ``_variables.yml`` values for the data in ``project``."""
     data = load_dataset(project.data)
     meta = read_metadata(project.citation_cff, data.searches)
-    return compute_variables(data, meta, validation_variables(project))
+    return compute_variables(data, meta, validation_variables(project), data_dir=project.data)
 
 
 def update_variables(project: Project) -> bool:
