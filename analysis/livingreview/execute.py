@@ -38,7 +38,7 @@ def compute_project_variables(project: Project) -> dict:
     """All ``_variables.yml`` values for the data in ``project``."""
     data = load_dataset(project.data)
     meta = read_metadata(project.citation_cff, data.searches)
-    out = compute_variables(data, meta, validation_variables(project))
+    out = compute_variables(data, meta, validation_variables(project), data_dir=project.data)
     out["versions"] = versions_variables(project, meta.version)
     out["living"] = policy_variables(project.root, meta.last_searched)
     return out

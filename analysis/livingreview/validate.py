@@ -355,6 +355,22 @@ def _check_syntheses(syntheses: Rows, bib_keys: frozenset[str] | None) -> Iterat
             yield Problem("syntheses.csv", pos, "r_derivation", "r_derived is given without its derivation")
 
 
+def _check_reporting(tables: dict[str, Rows]) -> Iterator[Problem]:
+    """PRISMA flow counts, risk-of-bias completeness and GRADE completeness (issue 6)."""
+    from livingreview import grade, prisma, rob
+
+    studies = tables.get("studies", [])
+    if "screening" in tables and "searches" in tables:
+        for found in prisma.check_rows(tables["screening"], tables["searches"]):
+            yield Problem(*found)
+    if "risk_of_bias" in tables:
+        for found in rob.check_rows(tables["risk_of_bias"], studies):
+            yield Problem(*found)
+    if "grade" in tables and "effects" in tables:
+        for found in grade.check_rows(tables["grade"], tables["effects"], studies):
+            yield Problem(*found)
+
+
 def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date | None = None) -> Report:
     """Validate every table of the data package in ``data_dir`` (and its bibliography)."""
     today = today or dt.date.today()
@@ -408,6 +424,7 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
         problems.extend(_check_screening(tables["screening"], studies))
     problems.extend(_check_searches(tables.get("searches", []), today))
     problems.extend(_check_syntheses(tables.get("syntheses", []), bib_keys))
+    problems.extend(_check_reporting(tables))
 
     counts = {name: len(rows) for name, rows in tables.items()}
     return Report(tuple(sorted(set(problems))), counts)

@@ -158,7 +158,10 @@ def _share(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> str:
 
 
 def compute_variables(
-    data: Dataset, meta: ReviewMetadata, validation: Mapping[str, Any] | None = None
+    data: Dataset,
+    meta: ReviewMetadata,
+    validation: Mapping[str, Any] | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """All variables of ``_variables.yml`` as a nested dict of strings and integers."""
     studies, effects = data.studies, data.effects_with_studies()
@@ -218,7 +221,16 @@ def compute_variables(
     out["limitations"] = limitation_variables(included, inc_eff, inc_countries)
     if validation:
         out["validation"] = dict(validation)
+    if data_dir is not None:
+        out["reporting"] = reporting_block(data_dir, data, meta)
     return out
+
+
+def reporting_block(data_dir: Path, data: Dataset, meta: ReviewMetadata) -> dict[str, Any]:
+    """PRISMA, risk-of-bias, GRADE and gap-map values (issue 6; see ``livingreview.reporting``)."""
+    from livingreview.reporting import reporting_variables
+
+    return reporting_variables(data_dir, data, meta.version)
 
 
 def context_variables(data: Dataset) -> dict[str, Any]:
