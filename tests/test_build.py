@@ -38,31 +38,9 @@ def append_row(path: Path, row: dict[str, str]) -> None:
         csv.DictWriter(fh, header, lineterminator="\n").writerow(row)
 
 
-def test_invalid_data_stops_the_build_and_writes_nothing(project_copy: Path) -> None:
-    before = digests(project_copy)
-    path = project_copy / "data" / "effects.csv"
-    text = path.read_text(encoding="utf-8").splitlines()
-    text[1] = text[1].replace(",symptoms,", ",mood,", 1).replace(",adherence,", ",mood,", 1)
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    done = livingreview(project_copy, "build")
-    assert done.returncode == 1
-    assert "effects.csv:2:outcome_domain:" in done.stderr
-    assert "nothing was executed or written" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert digests(project_copy) == before
-    assert not (project_copy / "_preview").exists()
-
-
-def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_copy: Path) -> None:
-    before = digests(project_copy)
-    done = livingreview(project_copy, "build")
-    assert done.returncode == 0, done.stdout + done.stderr
-    n = len(list((project_copy / "analysis").glob("*.ipynb")))
-    assert f"[{n}/{n}]" in done.stdout and "preview written" in done.stdout
-    assert digests(project_copy) == before, "re-executing the committed notebooks changed them"
-    n_before = yaml.safe_load((project_copy / "_variables.yml").read_text())["studies"]["n_total"]
-
-    data = project_copy / "data"
+def add_study(root: Path) -> None:
+    """The README's add-a-study steps on a scratch copy: study, association, screening, reference."""
+    data = root / "data"
     append_row(
         data / "studies.csv",
         {
@@ -116,12 +94,39 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
             "notes_file": "literature-notes-2.md",
         },
     )
-    bib = project_copy / "references.bib"
+    bib = root / "references.bib"
     bib.write_text(
         bib.read_text(encoding="utf-8")
         + "\n@article{Newauthor2026,\n  title = {A new study},\n  year = {2026}\n}\n",
         encoding="utf-8",
     )
+
+
+def test_invalid_data_stops_the_build_and_writes_nothing(project_copy: Path) -> None:
+    before = digests(project_copy)
+    path = project_copy / "data" / "effects.csv"
+    text = path.read_text(encoding="utf-8").splitlines()
+    text[1] = text[1].replace(",symptoms,", ",mood,", 1).replace(",adherence,", ",mood,", 1)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    done = livingreview(project_copy, "build")
+    assert done.returncode == 1
+    assert "effects.csv:2:outcome_domain:" in done.stderr
+    assert "nothing was executed or written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert digests(project_copy) == before
+    assert not (project_copy / "_preview").exists()
+
+
+def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_copy: Path) -> None:
+    before = digests(project_copy)
+    done = livingreview(project_copy, "build")
+    assert done.returncode == 0, done.stdout + done.stderr
+    n = len(list((project_copy / "analysis").glob("*.ipynb")))
+    assert f"[{n}/{n}]" in done.stdout and "preview written" in done.stdout
+    assert digests(project_copy) == before, "re-executing the committed notebooks changed them"
+    n_before = yaml.safe_load((project_copy / "_variables.yml").read_text())["studies"]["n_total"]
+
+    add_study(project_copy)
     done = livingreview(project_copy, "build")
     assert done.returncode == 0, done.stdout + done.stderr
     variables = yaml.safe_load((project_copy / "_variables.yml").read_text())

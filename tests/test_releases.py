@@ -28,7 +28,7 @@ from livingreview.versions import (
     released_versions,
     whats_new,
 )
-from test_build import append_row, livingreview
+from test_build import add_study, livingreview
 
 DATE = "2026-12-15"
 
@@ -40,70 +40,6 @@ def tree_digest(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts
     }
-
-
-def add_study(root: Path) -> None:
-    """A complete new arm-A study, as tests/test_build.py adds one."""
-    data = root / "data"
-    append_row(
-        data / "studies.csv",
-        {
-            "study_id": "Newauthor2026",
-            "citation_key": "Newauthor2026",
-            "year": "2026",
-            "design": "prospective_cohort",
-            "diagnosis": "anxiety",
-            "population": "test population",
-            "country": "not reported",
-            "setting": "not reported",
-            "medication": "not specified",
-            "arms": "single arm",
-            "n_analysed": "40",
-            "arm_relevance": "A",
-            "extraction_level": "abstract",
-            "source_url": "https://example.org/new",
-            "notes": "scratch row for a test",
-        },
-    )
-    append_row(
-        data / "effects.csv",
-        {
-            "effect_id": "Newauthor2026-1",
-            "study_id": "Newauthor2026",
-            "outcome_domain": "adherence",
-            "outcome_measure": "pill count",
-            "arm": "medication",
-            "alliance_measure": "WAI",
-            "rater": "patient",
-            "timing": "week 4",
-            "statistic_type": "r",
-            "statistic_reported": "r = .30",
-            "r": "0.3",
-            "outcome_higher_is_better": "yes",
-            "n": "40",
-            "direction": "positive",
-            "significant": "yes",
-            "quote": "alliance predicted adherence (r = .30)",
-            "source_url": "https://example.org/new",
-        },
-    )
-    append_row(
-        data / "screening.csv",
-        {
-            "record_id": "Newauthor2026",
-            "citation": "Newauthor 2026",
-            "study_id": "Newauthor2026",
-            "decision": "included",
-            "source_url": "https://example.org/new",
-            "notes_file": "literature-notes-2.md",
-        },
-    )
-    bib = root / "references.bib"
-    bib.write_text(
-        bib.read_text(encoding="utf-8")
-        + "\n@article{Newauthor2026,\n  title = {A new study},\n  year = {2026}\n}\n",
-        encoding="utf-8",
-    )
 
 
 def edit_cell(path: Path, key: str, ident: str, column: str, value: str) -> None:

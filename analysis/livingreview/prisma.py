@@ -23,7 +23,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from livingreview.figures import use_book_style
 from livingreview.qmd import book_files, heading_ids, read_quarto_yml
-from livingreview.release import _version_key
+from livingreview.versions import older_versions
 
 # Grouping of free-text reasons (lower-cased; the first group with a matching phrase wins).
 EXCLUSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -116,21 +116,10 @@ def _records_found(values: Sequence[object]) -> int | None:
 
 def snapshot_screening(releases_dir: Path, version: str) -> tuple[str, pd.DataFrame] | None:
     """Screening table of the newest release snapshot older than ``version``, if any."""
-    if not releases_dir.is_dir():
-        return None
-    older = sorted(
-        (
-            p
-            for p in releases_dir.glob("v*.*.*")
-            if p.is_dir() and _version_key(p.name[1:]) < _version_key(version)
-        ),
-        key=lambda p: _version_key(p.name[1:]),
-    )
-    for folder in reversed(older):
-        for candidate in (folder / "data" / "screening.csv", folder / "screening.csv"):
-            if candidate.is_file():
-                frame = pd.read_csv(candidate, dtype=str, keep_default_na=False, encoding="utf-8")
-                return folder.name[1:], frame
+    for older in reversed(older_versions(releases_dir, version)):
+        candidate = releases_dir / f"v{older}" / "data" / "screening.csv"
+        if candidate.is_file():
+            return older, pd.read_csv(candidate, dtype=str, keep_default_na=False, encoding="utf-8")
     return None
 
 

@@ -88,22 +88,10 @@ def _iso(value: object) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-def _version_key(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
-
-
 def previous_version(releases_dir: Path, current: str) -> str:
-    """Newest snapshot under ``releases/`` older than ``current`` (``vX.Y.Z`` folders)."""
-    older = (
-        [
-            p.name[1:]
-            for p in releases_dir.glob("v*.*.*")
-            if p.is_dir() and _version_key(p.name[1:]) < _version_key(current)
-        ]
-        if releases_dir.is_dir()
-        else []
-    )
-    return max(older, key=_version_key) if older else "none (first version)"
+    """Newest snapshot under ``releases/`` older than ``current``."""
+    older = V.older_versions(releases_dir, current)
+    return older[-1] if older else "none (first version)"
 
 
 def read_cff(path: Path) -> dict:

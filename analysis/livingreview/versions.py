@@ -71,6 +71,11 @@ def released_versions(directory: Path) -> list[str]:
     return sorted(found, key=parse_version)
 
 
+def older_versions(directory: Path, current: str) -> list[str]:
+    """Released versions strictly older than ``current``, oldest first."""
+    return [v for v in released_versions(directory) if parse_version(v) < parse_version(current)]
+
+
 def snapshot(project: Project, version: str) -> Path:
     return releases_dir(project) / f"v{format_version(parse_version(version))}"
 
