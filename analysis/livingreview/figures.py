@@ -40,6 +40,21 @@ RELEVANCE_COLOUR = {
 DOMAIN_ORDER = ["symptoms", "adherence", "retention", "satisfaction", "other"]
 
 
+def legend_marker(marker: str, colour: str, label: str, size: float = 7) -> Line2D:
+    """A legend entry: a black-edged marker without a line."""
+    return Line2D(
+        [],
+        [],
+        marker=marker,
+        color=colour,
+        linestyle="",
+        markeredgecolor="black",
+        markeredgewidth=0.5,
+        markersize=size,
+        label=label,
+    )
+
+
 def use_book_style() -> None:
     """Fixed fonts, sizes and metadata so that re-execution gives identical images."""
     mpl.rcParams.update(
@@ -95,20 +110,7 @@ def direction_plot(data: Dataset, relevance: tuple[str, ...] = ("A", "B", "C")) 
     ax.set_ylim(-0.7, len(studies) - 0.3)
     ax.grid(axis="y", color="#E5E5E5", zorder=0)
     ax.tick_params(axis="x", top=True, labeltop=True, bottom=False, labelbottom=False)
-    handles = [
-        Line2D(
-            [],
-            [],
-            marker=m,
-            color=c,
-            linestyle="",
-            markeredgecolor="black",
-            markeredgewidth=0.5,
-            markersize=7,
-            label=t,
-        )
-        for m, c, t in DIRECTION_STYLE.values()
-    ]
+    handles = [legend_marker(m, c, t) for m, c, t in DIRECTION_STYLE.values()]
     ax.legend(
         handles=handles,
         loc="upper center",

@@ -7,10 +7,9 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from livingreview.data import DOMAINS, Dataset
-from livingreview.figures import OKABE_ITO, use_book_style
+from livingreview.figures import OKABE_ITO, legend_marker, use_book_style
 from livingreview.synthesis import study_directions
 
 INCLUDED = ("A", "B", "C")
@@ -122,20 +121,7 @@ def gap_map(data: Dataset) -> Figure:
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_xlabel("Outcome domain")
-    handles = [
-        Line2D(
-            [],
-            [],
-            marker=m,
-            color=c,
-            linestyle="",
-            markeredgecolor="black",
-            markeredgewidth=0.5,
-            markersize=8,
-            label=g,
-        )
-        for g, (_, c, m) in DESIGN_GROUPS.items()
-    ]
+    handles = [legend_marker(m, c, g, size=8) for g, (_, c, m) in DESIGN_GROUPS.items()]
     ax.legend(
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False, fontsize=8
     )
