@@ -123,6 +123,7 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     assert done.returncode == 0, done.stdout + done.stderr
     n = len(list((project_copy / "analysis").glob("*.ipynb")))
     assert f"[{n}/{n}]" in done.stdout and "preview written" in done.stdout
+    assert "04-validation.ipynb: inputs unchanged, stored outputs kept" in done.stdout
     assert digests(project_copy) == before, "re-executing the committed notebooks changed them"
     n_before = yaml.safe_load((project_copy / "_variables.yml").read_text())["studies"]["n_total"]
 
@@ -133,3 +134,21 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     assert variables["studies"]["n_total"] == n_before + 1
     html = (project_copy / "_preview" / "index.html").read_text(encoding="utf-8")
     assert "Newauthor 2026" in html
+
+
+def test_inputs_digest_follows_declared_inputs_and_cell_sources(project_copy: Path) -> None:
+    import nbformat
+
+    from livingreview.execute import inputs_digest
+
+    path = project_copy / "analysis" / "04-validation.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    first = inputs_digest(nb, project_copy)
+    assert first is not None and first == nb.metadata["livingreview"]["inputs_digest"]
+    reference = project_copy / "tests" / "reference" / "metafor_reference.json"
+    reference.write_text(reference.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert inputs_digest(nb, project_copy) != first
+    nb.cells[-1].source += "\n"
+    assert inputs_digest(nb, project_copy) not in {first, None}
+    undeclared = nbformat.read(project_copy / "analysis" / "01-studies.ipynb", as_version=4)
+    assert inputs_digest(undeclared, project_copy) is None

@@ -22,7 +22,9 @@ def quarto_path() -> str | None:
     return shutil.which("quarto")
 
 
-def build(project: Project, log: Callable[[str], None] = print, use_quarto: bool = True) -> str:
+def build(
+    project: Project, log: Callable[[str], None] = print, use_quarto: bool = True, force: bool = False
+) -> str:
     """Run the whole pipeline; return the path of what was produced."""
     report = validate_data(project.data, project.bibliography)
     if not report.ok:
@@ -31,7 +33,7 @@ def build(project: Project, log: Callable[[str], None] = print, use_quarto: bool
             + "\nbuild stopped: data invalid; nothing was executed or written"
         )
     log(report.summary())
-    execute_all(project, log)
+    execute_all(project, log, force=force)
     quarto = quarto_path() if use_quarto else None
     if quarto:
         log("rendering the book with Quarto …")

@@ -37,7 +37,7 @@ def _cmd_execute(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print("execute stopped: data invalid; nothing was executed or written", file=sys.stderr)
         return 1
-    execute_all(project)
+    execute_all(project, force=args.force)
     return 0
 
 
@@ -46,7 +46,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from livingreview.preview import PreviewError
 
     try:
-        build(Project.locate(), use_quarto=not args.preview)
+        build(Project.locate(), use_quarto=not args.preview, force=args.force)
     except (BuildError, PreviewError) as err:
         print(err, file=sys.stderr)
         return 1
@@ -92,6 +92,9 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
     return 0
 
 
+FORCE_HELP = "re-execute every notebook, also those whose declared inputs are unchanged"
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livingreview",
@@ -106,6 +109,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("execute", help="write _variables.yml and execute analysis/*.ipynb in place")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=_cmd_execute)
 
     p = sub.add_parser("build", help="validate → execute → quarto render (or the pandoc preview)")
@@ -114,6 +118,7 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the pandoc preview even where quarto is installed",
     )
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -51,7 +52,11 @@ def update_variables(project: Project) -> bool:
 
 def _client(nb: nbformat.NotebookNode, cwd: Path) -> NotebookClient:
     return NotebookClient(
-        nb, timeout=TIMEOUT_S, kernel_name=KERNEL, resources={"metadata": {"path": str(cwd)}}
+        nb,
+        timeout=TIMEOUT_S,
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(cwd)}},
+        shutdown_kernel="immediate",  # outputs are complete; a graceful shutdown only adds seconds
     )
 
 
@@ -63,20 +68,50 @@ def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def inputs_digest(nb: nbformat.NotebookNode, root: Path) -> str | None:
+    """Digest of a notebook's cell sources and the files it declares as its only inputs.
+
+    A notebook opts in with ``metadata.livingreview.inputs`` (glob patterns relative to the
+    project root); notebooks that read ``data/`` do not declare inputs and always run.
+    """
+    patterns = nb.metadata.get("livingreview", {}).get("inputs")
+    if not patterns:
+        return None
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        digest.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    files = sorted({f for pattern in patterns for f in root.glob(pattern) if f.is_file()})
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 async def _run_many(
-    paths: list[Path], cwd: Path, log: Callable[[str], None], workers: int
+    paths: list[Path], root: Path, log: Callable[[str], None], workers: int, force: bool = False
 ) -> list[nbformat.NotebookNode]:
-    """Execute notebooks concurrently (one kernel each, at most ``workers`` at a time)."""
+    """Execute notebooks concurrently (one kernel each, at most ``workers`` at a time).
+
+    A notebook whose declared inputs are unchanged since its stored outputs were made is kept
+    as it is (unless ``force``).
+    """
     gate = asyncio.Semaphore(workers)
     total = len(paths)
+    cwd = root / "analysis"
 
     async def one(i: int, path: Path) -> nbformat.NotebookNode:
+        nb = nbformat.read(path, as_version=4)
+        digest = inputs_digest(nb, root)
+        meta = nb.metadata.setdefault("livingreview", {}) if digest else {}
+        if digest and not force and meta.get("inputs_digest") == digest:
+            log(f"[{i}/{total}] {path.name}: inputs unchanged, stored outputs kept")
+            return nb
         async with gate:
             start = time.perf_counter()
             log(f"[{i}/{total}] executing {path.name} …")
-            nb = nbformat.read(path, as_version=4)
             await _client(nb, cwd).async_execute()
             _strip_volatile(nb)
+            if digest:
+                meta["inputs_digest"] = digest
             log(f"[{i}/{total}] {path.name} done in {time.perf_counter() - start:.1f} s")
             return nb
 
@@ -91,7 +126,7 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
 
 
-def execute_all(project: Project, log: Callable[[str], None] = print) -> list[Path]:
+def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:
     """Execute every notebook of ``analysis/`` (one kernel per core), then save them all.
 
     Nothing is written until every notebook has run: a failing cell leaves the stored notebooks
@@ -104,7 +139,7 @@ def execute_all(project: Project, log: Callable[[str], None] = print) -> list[Pa
         # The variables (incl. the metafor validation summary) are computed in this process
         # while the kernels run the notebooks in theirs.
         variables = asyncio.get_running_loop().run_in_executor(None, compute_project_variables, project)
-        executed = await _run_many(notebooks, project.analysis, log, workers)
+        executed = await _run_many(notebooks, project.root, log, workers, force)
         return await variables, executed
 
     variables, executed = asyncio.run(everything())

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from livingreview.data import DOMAINS
 
@@ -71,6 +70,8 @@ def sign_test(positive: int, negative: int) -> float | None:
     """Two-sided exact sign test of positive vs negative directions (None when both are zero)."""
     if positive + negative == 0:
         return None
+    from scipy.stats import binomtest  # imported here: scipy.stats costs most of a kernel's start-up
+
     return float(binomtest(positive, positive + negative, 0.5).pvalue)
 
 
