@@ -138,7 +138,6 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
 
 def test_inputs_digest_follows_declared_inputs_and_cell_sources(project_copy: Path) -> None:
     import nbformat
-
     from livingreview.execute import inputs_digest
 
     path = project_copy / "analysis" / "04-validation.ipynb"
