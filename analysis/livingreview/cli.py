@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livingreview import __version__
+from livingreview import __version__, meta_cli
 from livingreview.paths import Project, ProjectNotFoundError
 
 
@@ -148,12 +148,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     p.set_defaults(func=_cmd_whats_new)
 
-    try:
-        from livingreview import meta_cli
-    except ImportError:  # pragma: no cover - engine not installed
-        meta_cli = None
-    if meta_cli is not None and hasattr(meta_cli, "add_parser"):
-        meta_cli.add_parser(sub)
+    meta_cli.add_parser(sub)
     return parser
 
 
