@@ -1,20 +1,27 @@
-"""A one-page HTML preview of the book made with pandoc, for machines without Quarto.
+"""The book without Quarto: one model of the sources, resolved chapter by chapter as Quarto would.
 
-It resolves what Quarto would: ``{{< var >}}`` values, ``{{< embed >}}`` outputs (stored in the
-executed notebooks), chapter/figure/table numbers and cross-references, and citations (pandoc
-citeproc with the book's CSL). Quarto remains the real renderer; this is a faithful reading copy.
+It resolves ``{{< var >}}`` values (from ``_variables.yml``, which holds Markdown-safe text),
+``{{< embed >}}`` outputs (stored in the executed notebooks), chapter/figure/table numbers and
+cross-references (also across pages). ``html_book`` and ``pdf_book`` render this model as a
+multi-page HTML book and a Typst PDF; ``build_preview`` writes both into ``_preview/``. Quarto
+remains the renderer of record.
 """
 
 from __future__ import annotations
 
-import html
+import base64
+import json
 import re
-import tempfile
+import secrets
+import shutil
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from livingreview.pandoc_run import convert, parallel_map
 from livingreview.paths import Project
 from livingreview.qmd import (
     CITE_RE,
@@ -26,36 +33,18 @@ from livingreview.qmd import (
     BookFile,
     LabelledCell,
     book_files,
+    citations,
+    heading_ids,
     labelled_cells,
     read_quarto_yml,
     strip_front_matter,
 )
+from livingreview.textsafe import one_line
 from livingreview.variables import flatten
-
-BANNER = """<div class="lr-banner" role="note">
-<strong>Preview.</strong> This single page was made with pandoc because Quarto is not installed
-on this machine. Figures, tables, numbers and citations are the book's own; layout is simplified.
-For the full book (HTML site and PDF) run <code>pip install -e ".[render]"</code>, which brings
-<code>quarto-cli</code>, then <code>livingreview build</code>.
-</div>
-"""
-
-CSS = """
-body { max-width: 60em; margin: 0 auto; padding: 1em 2em; font-family: system-ui, sans-serif;
-       line-height: 1.5; color: #222; }
-.lr-banner { background: #FFF4D6; border: 1px solid #E69F00; padding: .75em 1em; margin: 1em 0; }
-h1 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; }
-figcaption, .lr-caption { font-size: .95em; color: #333; margin: .4em 0; }
-.lr-table { overflow-x: auto; margin: 1.5em 0; }
-div[class^="callout"] { border-left: 4px solid #0072B2; background: #F2F7FB; padding: .5em 1em;
-       margin: 1em 0; }
-#TOC { font-size: .9em; }
-"""
 
 
 class PreviewError(RuntimeError):
-    """The sources cannot be turned into a preview (missing notebook, label or output)."""
+    """The sources cannot be turned into a book (missing notebook, label or output)."""
 
 
 @dataclass
@@ -63,6 +52,7 @@ class Numbering:
     """Quarto-style numbers of chapters, sections, figures and tables across the book."""
 
     labels: dict[str, str] = field(default_factory=dict)  # id -> "Figure 3.1", "Chapter 2", ...
+    pages: dict[str, str] = field(default_factory=dict)  # id -> "results.html"
 
 
 def _chapter_prefix(book_file: BookFile, first_heading_attrs: str, counters: dict[str, int]) -> str:
@@ -83,12 +73,22 @@ def _first_heading_attrs(text: str) -> str:
     return ""
 
 
-def number_book(sources: list[tuple[BookFile, str]], project: Project) -> tuple[Numbering, list[str]]:
+def page_name(book_file: BookFile) -> str:
+    """The HTML page of a book file: ``chapters/results.qmd`` → ``results.html``."""
+    return Path(book_file.path).with_suffix(".html").name
+
+
+def number_book(sources: list[tuple[BookFile, str]]) -> tuple[Numbering, list[str]]:
     """Number chapters/sections/floats and return the per-chapter prefixes ("" = unnumbered)."""
     numbering = Numbering()
     counters = {"chapter": 0, "appendix": 0}
     prefixes = []
     for book_file, text in sources:
+        page = page_name(book_file)
+        for _, ident, _ in heading_ids(text):
+            numbering.pages[ident] = page
+        for label in (m.group("label") for m in EMBED_RE.finditer(text)):
+            numbering.pages[label] = page
         prefix = _chapter_prefix(book_file, _first_heading_attrs(text), counters)
         prefixes.append(prefix)
         section = [0, 0, 0]
@@ -120,67 +120,6 @@ def number_book(sources: list[tuple[BookFile, str]], project: Project) -> tuple[
     return numbering, prefixes
 
 
-def _resolve_vars(text: str, variables: dict[str, str], where: str) -> str:
-    def repl(match: re.Match[str]) -> str:
-        key = match.group("key")
-        if key not in variables:
-            raise PreviewError(f"{where}: unknown var {key!r} (not in _variables.yml)")
-        return variables[key]
-
-    return VAR_RE.sub(repl, text)
-
-
-def _output_html(cell: LabelledCell, label: str, caption_prefix: str) -> str:
-    caption = cell.options.get("fig-cap") or cell.options.get("tbl-cap") or ""
-    cap_html = html.escape(f"{caption_prefix}: {caption}" if caption_prefix else caption)
-    alt = html.escape(cell.options.get("fig-alt", caption), quote=True)
-    for output in cell.outputs:
-        data = output.get("data", {})
-        if label.startswith("fig-") and "image/png" in data:
-            src = "data:image/png;base64," + "".join(data["image/png"]).replace("\n", "")
-            return (
-                f'<figure id="{label}"><img src="{src}" alt="{alt}">'
-                f"<figcaption>{cap_html}</figcaption></figure>"
-            )
-        if "text/html" in data:
-            body = "".join(data["text/html"])
-            return f'<div id="{label}" class="lr-table"><p class="lr-caption">{cap_html}</p>{body}</div>'
-    for output in cell.outputs:
-        text = output.get("data", {}).get("text/plain") or output.get("text")
-        if text:
-            return f'<div id="{label}"><pre>{html.escape("".join(text))}</pre></div>'
-    raise PreviewError(f"cell {label!r} has no output to embed; run `livingreview execute` first")
-
-
-def _resolve_embeds(
-    text: str, chapter: Path, numbering: Numbering, cache: dict[Path, dict[str, LabelledCell]]
-) -> str:
-    def repl(match: re.Match[str]) -> str:
-        notebook = (chapter.parent / match.group("path")).resolve()
-        if notebook not in cache:
-            if not notebook.is_file():
-                raise PreviewError(f"{chapter.name}: embedded notebook {match.group('path')} not found")
-            cache[notebook] = labelled_cells(notebook)
-        label = match.group("label")
-        cell = cache[notebook].get(label)
-        if cell is None:
-            raise PreviewError(f"{chapter.name}: no cell labelled {label!r} in {notebook.name}")
-        return "\n```{=html}\n" + _output_html(cell, label, numbering.labels.get(label, "")) + "\n```\n"
-
-    return EMBED_RE.sub(repl, text)
-
-
-def _resolve_crossrefs(text: str, numbering: Numbering) -> str:
-    def repl(match: re.Match[str]) -> str:
-        key = match.group("key")
-        if not key.startswith(CROSSREF_PREFIXES):
-            return match.group(0)
-        label = numbering.labels.get(key, f"?{key}")
-        return f"[{label}](#{key})"
-
-    return CITE_RE.sub(repl, text)
-
-
 def _number_headings(text: str, prefix: str) -> str:
     if not prefix:
         return text
@@ -206,66 +145,307 @@ def _number_headings(text: str, prefix: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def assemble_markdown(project: Project) -> tuple[str, dict]:
-    """The whole book as one pandoc-markdown document (plus the book config)."""
+@dataclass
+class Embed:
+    """One embedded notebook output: a figure (PNG) or a table (HTML), with its numbered caption."""
+
+    token: str
+    label: str
+    caption: str  # plain text, e.g. "Figure 3.1: Effect directions by study."
+    alt: str
+    png: bytes | None = None
+    width_px: float = 0.0  # display size at 100 px per inch (the figures' design size)
+    height_px: float = 0.0
+    table_html: str | None = None
+    text: str | None = None
+
+
+@dataclass
+class Chapter:
+    """One book file, with its embeds replaced by tokens and its headings numbered."""
+
+    book_file: BookFile
+    page: str
+    prefix: str
+    title: str
+    source: str
+    embeds: list[Embed] = field(default_factory=list)
+
+    @property
+    def is_references(self) -> bool:
+        return re.search(r"^:::+\s*\{#refs", self.source, re.M) is not None
+
+
+@dataclass
+class Book:
+    """The whole book as the renderers need it."""
+
+    project: Project
+    config: dict
+    variables: dict[str, str]
+    numbering: Numbering
+    chapters: list[Chapter]
+    nonce: str
+    csl_json: Path | None = None  # the bibliographies converted once (citeproc reads it faster)
+
+    @property
+    def title(self) -> str:
+        return str(self.config.get("book", {}).get("title", "Living review"))
+
+    @property
+    def subtitle(self) -> str:
+        return str(self.config.get("book", {}).get("subtitle", ""))
+
+    def var(self, key: str) -> str:
+        """A var value as Markdown (``_variables.yml`` holds Markdown-safe text), on one line."""
+        return one_line(self.variables.get(key, ""))
+
+    @property
+    def references_page(self) -> str:
+        return next((c.page for c in self.chapters if c.is_references), "")
+
+    def cited_keys(self) -> list[str]:
+        keys: dict[str, None] = {}
+        for chapter in self.chapters:
+            for _, key in citations(chapter.source):
+                keys.setdefault(key, None)
+        return list(keys)
+
+    def bibliographies(self) -> list[Path]:
+        bibs = self.config.get("bibliography", [])
+        return [self.project.root / b for b in ([bibs] if isinstance(bibs, str) else bibs)]
+
+    def bibliography_args(self) -> list[str]:
+        bibs = [self.csl_json] if self.csl_json else self.bibliographies()
+        args = [f"--bibliography={b}" for b in bibs]
+        if self.config.get("csl"):
+            args.append(f"--csl={self.project.root / self.config['csl']}")
+        return args
+
+    def markdown(self, chapter: Chapter, target: str) -> str:
+        """The chapter as pandoc Markdown for ``target`` ("html" or "typst"): vars, refs, numbers."""
+        return resolve_markdown(chapter, self, target)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise PreviewError("embedded figure is not a PNG")
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+def make_embed(cell: LabelledCell, label: str, caption_prefix: str, token: str) -> Embed:
+    """The embeddable content of ``cell``: its PNG or HTML output, else its text."""
+    caption = one_line(cell.options.get("fig-cap") or cell.options.get("tbl-cap") or "")
+    caption = f"{caption_prefix}: {caption}" if caption_prefix else caption
+    alt = one_line(cell.options.get("fig-alt", caption))
+    for output in cell.outputs:
+        data = output.get("data", {})
+        if label.startswith("fig-") and "image/png" in data:
+            png = base64.b64decode("".join(data["image/png"]))
+            width, height = _png_size(png)
+            meta = output.get("metadata", {}).get("image/png", {})
+            if meta.get("width") and meta.get("height"):
+                width, height = meta["width"], meta["height"]
+            return Embed(token, label, caption, alt, png=png, width_px=width, height_px=height)
+        if "text/html" in data:
+            return Embed(token, label, caption, alt, table_html="".join(data["text/html"]))
+    for output in cell.outputs:
+        text = output.get("data", {}).get("text/plain") or output.get("text")
+        if text:
+            return Embed(token, label, caption, alt, text="".join(text))
+    raise PreviewError(f"cell {label!r} has no output to embed; run `livingreview execute` first")
+
+
+def _replace_embeds(
+    chapter: Chapter, numbering: Numbering, cache: dict[Path, dict[str, LabelledCell]], root: Path, nonce: str
+) -> None:
+    path = root / chapter.book_file.path
+
+    def repl(match: re.Match[str]) -> str:
+        notebook = (path.parent / match.group("path")).resolve()
+        if notebook not in cache:
+            if not notebook.is_file():
+                raise PreviewError(f"{path.name}: embedded notebook {match.group('path')} not found")
+            cache[notebook] = labelled_cells(notebook)
+        label = match.group("label")
+        cell = cache[notebook].get(label)
+        if cell is None:
+            raise PreviewError(f"{path.name}: no cell labelled {label!r} in {notebook.name}")
+        token = f"LRX{nonce}E{len(chapter.embeds)}X"
+        chapter.embeds.append(make_embed(cell, label, numbering.labels.get(label, ""), token))
+        return f"\n\n{token}\n\n"
+
+    chapter.source = EMBED_RE.sub(repl, chapter.source)
+
+
+def resolve_markdown(chapter: Chapter, book: Book, target: str) -> str:
+    """Vars become tokens first, so that nothing in a value is read as a cross-reference or shortcode."""
+    values: list[str] = []
+    where = chapter.book_file.path
+
+    def hold(match: re.Match[str]) -> str:
+        key = match.group("key")
+        if key not in book.variables:
+            raise PreviewError(f"{where}: unknown var {key!r} (not in _variables.yml)")
+        values.append(book.var(key))
+        return f"LRX{book.nonce}V{len(values) - 1}X"
+
+    text = VAR_RE.sub(hold, chapter.source)
+
+    def ref(match: re.Match[str]) -> str:
+        key = match.group("key")
+        if not key.startswith(CROSSREF_PREFIXES):
+            return match.group(0)
+        label = book.numbering.labels.get(key, f"?{key}")
+        page = book.numbering.pages.get(key, chapter.page)
+        href = f"#{key}" if target != "html" or page == chapter.page else f"{page}#{key}"
+        return f"[{label}]({href})"
+
+    text = CITE_RE.sub(ref, text)
+    text = _number_headings(text, chapter.prefix)
+    return re.sub(rf"LRX{book.nonce}V(\d+)X", lambda m: values[int(m.group(1))], text)
+
+
+def _title(text: str, prefix: str) -> str:
+    for line in text.splitlines():
+        match = HEADING_RE.match(line)
+        if match and len(match.group("hashes")) == 1:
+            return f"{prefix} {match.group('title')}".strip()
+    return ""
+
+
+def load_book(project: Project) -> Book:
+    """Read the config, variables, chapters and notebook outputs; number everything."""
     config = read_quarto_yml(project.quarto_yml)
     variables = flatten(yaml.safe_load(project.variables_yml.read_text(encoding="utf-8")) or {})
-    files = book_files(config)
     sources = []
-    for book_file in files:
+    for book_file in book_files(config):
         path = project.root / book_file.path
         if not path.is_file():
             raise PreviewError(f"_quarto.yml lists {book_file.path}, which does not exist")
         sources.append((book_file, strip_front_matter(path.read_text(encoding="utf-8"))))
-    numbering, prefixes = number_book(sources, project)
+    numbering, prefixes = number_book(sources)
+    nonce = secrets.token_hex(6)
     cache: dict[Path, dict[str, LabelledCell]] = {}
-    parts = []
+    chapters = []
     for (book_file, text), prefix in zip(sources, prefixes, strict=True):
-        path = project.root / book_file.path
-        text = _resolve_vars(text, variables, book_file.path)
-        text = _resolve_embeds(text, path, numbering, cache)
-        text = _resolve_crossrefs(text, numbering)
-        parts.append(_number_headings(text, prefix))
-    return "\n\n".join(parts), config
+        chapter = Chapter(book_file, page_name(book_file), prefix, _title(text, prefix), text)
+        _replace_embeds(chapter, numbering, cache, project.root, nonce)
+        chapters.append(chapter)
+    return Book(project, config, variables, numbering, chapters, nonce)
 
 
-def build_preview(project: Project) -> Path:
-    """Write ``_preview/index.html`` (self-contained) and return its path."""
-    import pypandoc
+def assemble_markdown(project: Project) -> tuple[str, dict]:
+    """The whole book as one pandoc-markdown document for HTML (embeds as tokens), and the config."""
+    book = load_book(project)
+    return "\n\n".join(book.markdown(c, "html") for c in book.chapters), book.config
 
-    markdown, config = assemble_markdown(project)
-    book = config.get("book", {})
-    bibliographies = config.get("bibliography", [])
-    if isinstance(bibliographies, str):
-        bibliographies = [bibliographies]
-    out_dir = project.preview_dir
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = Path(tmp)
-        (tmpdir / "banner.html").write_text(BANNER, encoding="utf-8")
-        (tmpdir / "style.css").write_text(CSS, encoding="utf-8")
-        target = tmpdir / "index.html"
-        args = [
-            "--standalone",
-            "--embed-resources",
-            "--citeproc",
-            "--toc",
-            "--toc-depth=2",
-            f"--include-before-body={tmpdir / 'banner.html'}",
-            f"--css={tmpdir / 'style.css'}",
-            f"--metadata=title:{book.get('title', 'Living review')}",
-            f"--metadata=lang:{config.get('lang', 'en')}",
-            "--metadata=link-citations:true",
-            f"--resource-path={project.root}",
-        ]
-        if book.get("subtitle"):
-            args.append(f"--metadata=subtitle:{book['subtitle']}")
-        args += [f"--bibliography={project.root / b}" for b in bibliographies]
-        if config.get("csl"):
-            args.append(f"--csl={project.root / config['csl']}")
-        pypandoc.convert_text(markdown, "html5", format="markdown", extra_args=args, outputfile=str(target))
-        out_dir.mkdir(exist_ok=True)
-        final = out_dir / "index.html"
-        staged = out_dir / ".index.html.tmp"
-        staged.write_bytes(target.read_bytes())
-        staged.replace(final)
-    return final
+
+STYLE_RE = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+
+
+def _strip_style(table_html: str | None) -> str:
+    """great-tables' ``<style>`` block (pandoc's HTML reader would keep its text); scripts likewise."""
+    return STYLE_RE.sub("", table_html or "")
+
+
+def _para(token: str) -> dict:
+    return {"t": "Para", "c": [{"t": "Str", "c": token}]}
+
+
+def chapter_ast(book: Book, chapter: Chapter) -> str:
+    """The chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
+
+    Each table sits between its token paragraph and the same token + ``END`` so that the renderers
+    can wrap it with its caption; figures stay a single token paragraph.
+    """
+    markdown = book.markdown(chapter, "html")
+    refs_page = "" if chapter.is_references else book.references_page
+    args = ["--citeproc", *book.bibliography_args(), f"--metadata=lr-refs-page:{refs_page}"]
+    if chapter.is_references:
+        keys = ", ".join("@" + key for key in book.cited_keys())
+        markdown = (f"---\nnocite: |\n  {keys}\n---\n\n" if keys else "") + markdown
+    else:
+        args.append("--metadata=suppress-bibliography:true")
+    doc = json.loads(convert(markdown, "markdown", "json", args, chapter.book_file.path))
+    tables = [e for e in chapter.embeds if e.table_html is not None]
+    if not tables:
+        return json.dumps(doc)
+    seps = [f"LRX{book.nonce}S{i}X" for i in range(len(tables))]
+    joined = "".join(f"<p>{sep}</p>\n{_strip_style(e.table_html)}\n" for sep, e in zip(seps, tables, strict=True))
+    read = json.loads(convert(joined, "html-raw_html", "json", where=chapter.book_file.path))["blocks"]
+    pieces: dict[str, list] = {}
+    current: list | None = None
+    for block in read:
+        token = block["c"][0]["c"] if block.get("t") == "Para" and len(block["c"]) == 1 else None
+        if token in seps:
+            current = pieces.setdefault(tables[seps.index(token)].token, [])
+        elif current is not None:
+            current.append(block)
+    blocks = []
+    for block in doc["blocks"]:
+        token = block["c"][0]["c"] if block.get("t") == "Para" and len(block["c"]) == 1 else None
+        if isinstance(token, str) and token in pieces:
+            blocks += [_para(token), *pieces[token], _para(token + "END")]
+        else:
+            blocks.append(block)
+    doc["blocks"] = blocks
+    return json.dumps(doc)
+
+
+def build_preview(project: Project, log: Callable[[str], None] = lambda _: None, pdf: bool = True) -> Path:
+    """Write the HTML book (and the PDF) into ``_preview/``; return the path of ``index.html``.
+
+    Everything is written into a staging directory first and switched in one step.
+    """
+    from livingreview.html_book import write_html_book
+    from livingreview.pdf_book import write_pdf
+
+    book = load_book(project)
+    final = project.preview_dir
+    stage = final.with_name(final.name + ".staging")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        book.csl_json = stage / "references.json"
+        bibs = [str(b) for b in book.bibliographies()]
+        if bibs:
+            convert(
+                "", "bibtex", "csljson", [*bibs, f"--output={book.csl_json}"], "bibliography", sanitize=False
+            )
+        else:
+            book.csl_json = None
+        asts = parallel_map(lambda c: chapter_ast(book, c), book.chapters)
+        write_figures(book, stage)
+        pages = write_html_book(book, asts, stage)
+        log(f"HTML book: {len(pages)} pages")
+        if pdf:
+            path, n_pages = write_pdf(book, asts, stage, log)
+            log(f"PDF: {path.name}, {n_pages} pages")
+        if book.csl_json:
+            book.csl_json.unlink()
+        old = final.with_name(final.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return final / "index.html"
+
+
+def write_figures(book: Book, out_dir: Path) -> None:
+    """Each embedded figure as ``figures/<label>.png`` (shared by the HTML book and the PDF)."""
+    figures = out_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    for chapter in book.chapters:
+        for embed in chapter.embeds:
+            if embed.png is not None:
+                (figures / f"{embed.label}.png").write_bytes(embed.png)
+
+
+def pdf_name(book: Book) -> str:
+    stem = str(book.config.get("book", {}).get("output-file") or "book")
+    return re.sub(r"[^\w.-]+", "-", stem) + ".pdf"
