@@ -1,14 +1,16 @@
-"""``livingreview build``: validate → execute → render (Quarto, or a pandoc preview)."""
+"""``livingreview build``: validate → execute → render (Quarto, or the pandoc HTML book and Typst PDF)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from livingreview.execute import execute_all
 from livingreview.paths import Project
-from livingreview.preview import build_preview
+from livingreview.preview import build_preview, load_book, pdf_name
 from livingreview.validate import validate_data
 
 RENDER_HINT = 'pip install -e ".[render]"'
@@ -23,9 +25,13 @@ def quarto_path() -> str | None:
 
 
 def build(
-    project: Project, log: Callable[[str], None] = print, use_quarto: bool = True, force: bool = False
+    project: Project,
+    log: Callable[[str], None] = print,
+    use_quarto: bool = True,
+    force: bool = False,
+    screenshots: Path | None = None,
 ) -> str:
-    """Run the whole pipeline; return the path of what was produced."""
+    """Run the whole pipeline; return the path of what was produced (``_book`` or ``_preview/index.html``)."""
     report = validate_data(project.data, project.bibliography)
     if not report.ok:
         raise BuildError(
@@ -36,12 +42,41 @@ def build(
     execute_all(project, log, force=force)
     quarto = quarto_path() if use_quarto else None
     if quarto:
-        log("rendering the book with Quarto …")
+        log("rendering the book with Quarto (HTML and Typst PDF) …")
         done = subprocess.run([quarto, "render"], cwd=project.root)
         if done.returncode != 0:
             raise BuildError(f"quarto render failed (exit {done.returncode})")
-        return str(project.root / "_book")
-    log(f"quarto not found: writing a pandoc preview instead (for the full book: {RENDER_HINT})")
-    path = build_preview(project)
-    log(f"preview written: {path.relative_to(project.root)}")
-    return str(path)
+        out = project.root / "_book"
+        log(f"book written: {out}")
+        pages = sorted(out.rglob("*.html"))
+        pdfs = sorted(out.glob("*.pdf"))
+        result = str(out)
+    else:
+        log(f"quarto not found: writing the HTML book and PDF with pandoc and Typst (Quarto: {RENDER_HINT})")
+        started = time.perf_counter()
+        index = build_preview(project, log)
+        pdf = index.parent / pdf_name(load_book(project))
+        log(
+            f"preview written: HTML book {index.relative_to(project.root)}, "
+            f"PDF {pdf.relative_to(project.root)}"
+        )
+        log(f"book rendered in {time.perf_counter() - started:.1f} s")
+        pages = [index, *sorted(p for p in index.parent.glob("*.html") if p != index)]
+        pdfs = [pdf]
+        result = str(index)
+    if screenshots is not None:
+        from livingreview.screenshots import take_screenshots
+
+        titles = [chapter.title for chapter in load_book(project).chapters]
+        written = take_screenshots(
+            _reading_order(pages, project), pdfs[0] if pdfs else None, titles, screenshots
+        )
+        log(f"{len(written)} screenshots written to {screenshots}")
+    return result
+
+
+def _reading_order(pages: list[Path], project: Project) -> list[Path]:
+    """HTML pages in the book's chapter order where their names match, the rest after."""
+    order = [chapter.page for chapter in load_book(project).chapters]
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(pages, key=lambda p: (rank.get(p.name, len(rank)), str(p)))

@@ -43,11 +43,14 @@ def _cmd_execute(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from livingreview.build import BuildError, build
+    from livingreview.pandoc_run import PandocError
     from livingreview.preview import PreviewError
+    from livingreview.screenshots import ScreenshotError
 
+    shots = Path(args.screenshots) if args.screenshots else None
     try:
-        build(Project.locate(), use_quarto=not args.preview, force=args.force)
-    except (BuildError, PreviewError) as err:
+        build(Project.locate(), use_quarto=not args.preview, force=args.force, screenshots=shots)
+    except (BuildError, PreviewError, PandocError, ScreenshotError) as err:
         print(err, file=sys.stderr)
         return 1
     return 0
@@ -112,13 +115,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=_cmd_execute)
 
-    p = sub.add_parser("build", help="validate → execute → quarto render (or the pandoc preview)")
+    p = sub.add_parser("build", help="validate → execute → quarto render (or the pandoc HTML book and PDF)")
     p.add_argument(
         "--preview",
         action="store_true",
-        help="write the pandoc preview even where quarto is installed",
+        help="write the pandoc HTML book and Typst PDF (_preview/) even where quarto is installed",
     )
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
+    p.add_argument(
+        "--screenshots",
+        metavar="DIR",
+        help="also write PNG screenshots of the first page of every chapter (PDF and HTML) into DIR",
+    )
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser(

@@ -16,6 +16,7 @@ from livingreview.data import load_dataset
 from livingreview.paths import Project
 from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
+from livingreview.textsafe import markdown_values
 from livingreview.variables import compute_variables, write_variables
 from livingreview.versions import versions_variables
 
@@ -38,7 +39,7 @@ def compute_project_variables(project: Project) -> dict:
     out = compute_variables(data, meta, validation_variables(project), data_dir=project.data)
     out["versions"] = versions_variables(project, meta.version)
     out["living"] = policy_variables(project.root, meta.last_searched)
-    return out
+    return markdown_values(out)  # values are Markdown to Quarto: data must stay literal text
 
 
 def update_variables(project: Project) -> bool:

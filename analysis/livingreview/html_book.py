@@ -23,14 +23,17 @@ CSP = (
 CSS = """
 :root { --accent: #0b5394; --muted: #555; --rule: #d9dee3; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1d1d1f; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
+  color: #1d1d1f; }
 a { color: var(--accent); }
-.lr-top { display: flex; gap: 1em; align-items: baseline; padding: .5em 1.5em; border-bottom: 1px solid var(--rule);
+.lr-top { display: flex; gap: 1em; align-items: baseline; padding: .5em 1.5em;
+  border-bottom: 1px solid var(--rule);
   background: #f6f8fa; font-size: .9em; }
 .lr-top a { font-weight: 600; text-decoration: none; }
 .lr-top .lr-meta { color: var(--muted); margin-left: auto; }
 .lr-layout { display: flex; align-items: flex-start; }
-.lr-sidebar { flex: 0 0 17em; position: sticky; top: 0; max-height: 100vh; overflow-y: auto; padding: 1em 1em 2em 1.5em;
+.lr-sidebar { flex: 0 0 17em; position: sticky; top: 0; max-height: 100vh; overflow-y: auto;
+  padding: 1em 1em 2em 1.5em;
   font-size: .88em; border-right: 1px solid var(--rule); }
 .lr-sidebar ol { list-style: none; padding: 0; margin: 0; }
 .lr-sidebar li { margin: .25em 0; }
@@ -41,7 +44,8 @@ a { color: var(--accent); }
 main { flex: 1 1 auto; min-width: 0; max-width: 52em; padding: 0 2em 2em; }
 h1 { font-size: 1.8em; margin: .6em 0 .4em; line-height: 1.2; }
 h2 { font-size: 1.3em; margin-top: 1.4em; border-bottom: 1px solid var(--rule); padding-bottom: .15em; }
-.lr-titleblock { margin: 1em 0 0; padding: .8em 1em; background: #f2f6fa; border-left: 4px solid var(--accent); }
+.lr-titleblock { margin: 1em 0 0; padding: .8em 1em; background: #f2f6fa;
+  border-left: 4px solid var(--accent); }
 .lr-titleblock .lr-title { font-size: 1.35em; font-weight: 700; margin: 0; line-height: 1.25; }
 .lr-titleblock .lr-subtitle { margin: .1em 0 .3em; color: var(--muted); }
 .lr-titleblock .lr-version { margin: 0; font-size: .95em; }
@@ -53,7 +57,8 @@ figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption, .lr-caption { font-size: .92em; color: #333; margin: .4em 0; }
 .lr-table { overflow-x: auto; margin: 1.5em 0; }
 .lr-table table { border-collapse: collapse; font-size: .85em; width: 100%; }
-.lr-table th, .lr-table td { border-bottom: 1px solid var(--rule); padding: .3em .5em; vertical-align: top; text-align: left; }
+.lr-table th, .lr-table td { border-bottom: 1px solid var(--rule); padding: .3em .5em;
+  vertical-align: top; text-align: left; }
 .lr-table thead th { border-bottom: 2px solid #999; }
 .lr-table tfoot td { font-size: .9em; color: var(--muted); border: 0; }
 details > summary { cursor: pointer; color: var(--accent); margin: .3em 0; }

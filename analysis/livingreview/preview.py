@@ -373,7 +373,9 @@ def chapter_ast(book: Book, chapter: Chapter) -> str:
     if not tables:
         return json.dumps(doc)
     seps = [f"LRX{book.nonce}S{i}X" for i in range(len(tables))]
-    joined = "".join(f"<p>{sep}</p>\n{_strip_style(e.table_html)}\n" for sep, e in zip(seps, tables, strict=True))
+    joined = "".join(
+        f"<p>{sep}</p>\n{_strip_style(e.table_html)}\n" for sep, e in zip(seps, tables, strict=True)
+    )
     read = json.loads(convert(joined, "html-raw_html", "json", where=chapter.book_file.path))["blocks"]
     pieces: dict[str, list] = {}
     current: list | None = None

@@ -15,12 +15,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import yaml
 
 from livingreview import versions as V
 from livingreview.paths import Project
+from livingreview.textsafe import MarkdownText, markdown_text, one_line
 
 CHANGELOG = "CHANGELOG.md"
 ZENODO = ".zenodo.json"
@@ -53,21 +55,22 @@ class ReviewMetadata:
     previous_date: str = ""
 
     def citation(self) -> str:
-        """Reference to this version (markdown), as the title page shows it."""
-        year = self.date_released[:4]
+        """Reference to this version (markdown, its parts escaped), as the title page shows it."""
+        year, md = self.date_released[:4], markdown_text
         text = (
-            f"{self.authors} ({year}). *{self.title}* "
-            f"(version {self.version}, released {self.date_released})."
+            f"{md(self.authors)} ({md(year)}). *{md(self.title)}* "
+            f"(version {md(self.version)}, released {md(self.date_released)})."
         )
-        return text + (f" <https://doi.org/{self.doi}>" if self.doi else "")
+        doi = quote(one_line(self.doi), safe="/:;._-()")
+        return MarkdownText(text + (f" <https://doi.org/{doi}>" if self.doi else ""))
 
     def previous_citation(self) -> str:
         if not self.previous_date:
             return "There is no previous version: this is the first release of the review."
-        year = self.previous_date[:4]
-        return (
-            f"Previous version: {self.authors} ({year}). *{self.title}* "
-            f"(version {self.previous_version}, released {self.previous_date})."
+        year, md = self.previous_date[:4], markdown_text
+        return MarkdownText(
+            f"Previous version: {md(self.authors)} ({md(year)}). *{md(self.title)}* "
+            f"(version {md(self.previous_version)}, released {md(self.previous_date)})."
         )
 
     def as_variables(self) -> dict[str, str]:

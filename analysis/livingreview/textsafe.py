@@ -13,10 +13,11 @@ import re
 
 # ASCII punctuation that can open a Markdown construct anywhere in a line (pandoc and Quarto):
 # emphasis, code, links, raw HTML, attributes, shortcodes, citations, math, sub/superscript, tables.
-_ALWAYS = set("\\`*_[]{}<>#@$~^|!&")
+_ALWAYS = set("\\`*[]{}<>#@$~^|!&")
+_INTRAWORD_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 # …and characters that only matter at the start of a line (lists, block quotes, fenced divs, YAML).
 _LEADING = set("-+:=%>")
-_ORDERED = re.compile(r"^(\d+)([.)])")
+_ORDERED = re.compile(r"^(\d+)([.)])(?=\s|$)")
 _LINEBREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
@@ -30,6 +31,7 @@ def markdown_text(value: object) -> str:
     """``value`` as literal Markdown text on one line (no markup, shortcode or citation survives)."""
     text = one_line(value)
     out = "".join("\\" + ch if ch in _ALWAYS else ch for ch in text)
+    out = _INTRAWORD_UNDERSCORE.sub(r"\\_", out)  # snake_case stays as it is (intraword)
     if out[:1] in _LEADING:
         out = "\\" + out
     return _ORDERED.sub(r"\1\\\2", out)
@@ -102,3 +104,24 @@ return { { Meta = Meta }, { Link = Link, Image = Image, RawInline = RawInline,
 def plain_text(markdown: str) -> str:
     """A Markdown-safe value (from ``markdown_text``) back to its plain text, for titles and footers."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+class MarkdownText(str):
+    """Markdown that is already safe (built from ``markdown_text`` parts); written as it is."""
+
+
+def markdown_values(values: object) -> object:
+    """A ``_variables.yml`` tree with every string made literal Markdown (``MarkdownText`` kept).
+
+    Quarto reads ``{{< var >}}`` values as Markdown, so a title, author, trigger or data value
+    holding ``<script>``, a shortcode or a ``@``-reference must be escaped before it is written.
+    """
+    if isinstance(values, dict):
+        return {key: markdown_values(value) for key, value in values.items()}
+    if isinstance(values, list | tuple):
+        return [markdown_values(value) for value in values]
+    if isinstance(values, MarkdownText):
+        return one_line(str(values))
+    if isinstance(values, str):
+        return markdown_text(values)
+    return values
