@@ -11,7 +11,7 @@ PAYLOADS = [
     "<img src=x onerror=\"document.title='pwned-img'\">",
     "![i](x){onerror=\"document.title='pwned-attr'\"}",
     "[click me](javascript:document.title='pwned-link')",
-    "<a href=\"javascript:alert(1)\">html link</a>",
+    '<a href="javascript:alert(1)">html link</a>',
     "```{=html}\n<script>document.title='pwned-fence'</script>\n```",
     "```\n\n</div><script>document.title='pwned-close'</script>",
     "{{< embed ../analysis/02-synthesis.ipynb#fig-direction >}}",

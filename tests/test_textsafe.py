@@ -11,7 +11,14 @@ import yaml
 from livingreview.execute import compute_project_variables
 from livingreview.pandoc_run import convert
 from livingreview.paths import Project
-from livingreview.textsafe import MarkdownText, markdown_text, markdown_values, one_line, safe_url, typst_string
+from livingreview.textsafe import (
+    MarkdownText,
+    markdown_text,
+    markdown_values,
+    one_line,
+    safe_url,
+    typst_string,
+)
 from payloads import PAYLOADS
 
 

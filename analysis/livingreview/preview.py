@@ -376,7 +376,8 @@ def chapter_ast(book: Book, chapter: Chapter) -> str:
     joined = "".join(
         f"<p>{sep}</p>\n{_strip_style(e.table_html)}\n" for sep, e in zip(seps, tables, strict=True)
     )
-    read = json.loads(convert(joined, "html-raw_html", "json", where=chapter.book_file.path))["blocks"]
+    args = ["--metadata=lr-no-images:true"]  # a table cell cannot bring an image (or read a file)
+    read = json.loads(convert(joined, "html-raw_html", "json", args, chapter.book_file.path))["blocks"]
     pieces: dict[str, list] = {}
     current: list | None = None
     for block in read:

@@ -53,7 +53,8 @@ def safe_url(url: str) -> bool:
 
 
 # Runs after --citeproc. Links whose target is not http(s), an anchor or a relative path are
-# replaced by their text; raw HTML/TeX/Typst becomes visible literal text; images must be local.
+# replaced by their text; raw HTML/TeX/Typst becomes visible literal text; images must be local
+# (and are dropped altogether with ``lr-no-images``, as in notebook tables).
 # Citations (already formatted by citeproc) become spans linking to their entry in the reference list
 # (``lr-refs-page`` + "#ref-KEY"), so that no writer turns them into its own citation syntax.
 SANITIZE_LUA = r"""
@@ -65,9 +66,11 @@ local function safe(url)
 end
 
 local refs_page = nil
+local no_images = false
 
 function Meta(meta)
   if meta["lr-refs-page"] ~= nil then refs_page = pandoc.utils.stringify(meta["lr-refs-page"]) end
+  no_images = meta["lr-no-images"] ~= nil
 end
 
 function Link(el)
@@ -77,7 +80,7 @@ function Link(el)
 end
 
 function Image(el)
-  if not safe(el.src) or el.src:lower():match("^https?:") then
+  if no_images or not safe(el.src) or el.src:lower():match("^https?:") then
     return pandoc.Str(pandoc.utils.stringify(el.caption))
   end
   return el
