@@ -47,9 +47,9 @@ def sources(root: Path, config: dict) -> dict[str, str]:
     return {f: (root / f).read_text(encoding="utf-8") for f in files if (root / f).is_file()}
 
 
-def test_quarto_yml_is_a_book_with_html_and_pdf(config: dict) -> None:
+def test_quarto_yml_is_a_book_with_html_and_a_typst_pdf(config: dict) -> None:
     assert config["project"]["type"] == "book"
-    assert {"html", "pdf"} <= set(config["format"])
+    assert {"html", "typst"} <= set(config["format"]) and "pdf" not in config["format"]
 
 
 def test_quarto_yml_is_valid_against_quartos_schema(config: dict) -> None:
