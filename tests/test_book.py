@@ -13,7 +13,7 @@ import pytest
 from browser import CHROMIUM, load, outline
 from livingreview.paths import Project
 from livingreview.pdf_book import font_dir, missing_glyphs
-from livingreview.preview import Book, PreviewError, assemble_markdown, build_preview, load_book
+from livingreview.preview import Book, PreviewError, assemble_markdown, build_preview, cap_rows, load_book
 from livingreview.screenshots import take_screenshots
 from livingreview.textsafe import plain_text
 
@@ -265,3 +265,12 @@ def test_a_missing_embed_label_is_refused(project_copy: Path) -> None:
     chapter.write_text(text, encoding="utf-8")
     with pytest.raises(PreviewError, match="fig-nowhere"):
         assemble_markdown(Project(project_copy))
+
+
+def test_a_table_is_capped_with_a_note_saying_where_all_rows_are() -> None:
+    rows = "".join(f"<tr><td>row {i}</td></tr>" for i in range(12))
+    table = f"<table><thead><tr><th>h</th></tr></thead><tbody>{rows}</tbody></table>"
+    capped = cap_rows(table, "analysis/x.ipynb", limit=5)
+    assert capped.count("<tr>") == 6 and "row 4" in capped and "row 5" not in capped
+    assert "first 5 of 12 rows" in capped and "analysis/x.ipynb" in capped
+    assert cap_rows(table, "x", limit=12) == table

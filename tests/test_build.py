@@ -132,7 +132,7 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     assert done.returncode == 0, done.stdout + done.stderr
     variables = yaml.safe_load((project_copy / "_variables.yml").read_text())
     assert variables["studies"]["n_total"] == n_before + 1
-    html = (project_copy / "_preview" / "index.html").read_text(encoding="utf-8")
+    html = "".join(p.read_text(encoding="utf-8") for p in (project_copy / "_preview").glob("*.html"))
     assert "Newauthor 2026" in html
 
 

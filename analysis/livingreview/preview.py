@@ -10,6 +10,7 @@ remains the renderer of record.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import secrets
@@ -158,6 +159,7 @@ class Embed:
     height_px: float = 0.0
     table_html: str | None = None
     text: str | None = None
+    source: str = ""  # the notebook, relative to the project root
 
 
 @dataclass
@@ -234,7 +236,7 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
-def make_embed(cell: LabelledCell, label: str, caption_prefix: str, token: str) -> Embed:
+def make_embed(cell: LabelledCell, label: str, caption_prefix: str, token: str, source: str = "") -> Embed:
     """The embeddable content of ``cell``: its PNG or HTML output, else its text."""
     caption = one_line(cell.options.get("fig-cap") or cell.options.get("tbl-cap") or "")
     caption = f"{caption_prefix}: {caption}" if caption_prefix else caption
@@ -247,13 +249,13 @@ def make_embed(cell: LabelledCell, label: str, caption_prefix: str, token: str) 
             meta = output.get("metadata", {}).get("image/png", {})
             if meta.get("width") and meta.get("height"):
                 width, height = meta["width"], meta["height"]
-            return Embed(token, label, caption, alt, png=png, width_px=width, height_px=height)
+            return Embed(token, label, caption, alt, png=png, width_px=width, height_px=height, source=source)
         if "text/html" in data:
-            return Embed(token, label, caption, alt, table_html="".join(data["text/html"]))
+            return Embed(token, label, caption, alt, table_html="".join(data["text/html"]), source=source)
     for output in cell.outputs:
         text = output.get("data", {}).get("text/plain") or output.get("text")
         if text:
-            return Embed(token, label, caption, alt, text="".join(text))
+            return Embed(token, label, caption, alt, text="".join(text), source=source)
     raise PreviewError(f"cell {label!r} has no output to embed; run `livingreview execute` first")
 
 
@@ -273,7 +275,8 @@ def _replace_embeds(
         if cell is None:
             raise PreviewError(f"{path.name}: no cell labelled {label!r} in {notebook.name}")
         token = f"LRX{nonce}E{len(chapter.embeds)}X"
-        chapter.embeds.append(make_embed(cell, label, numbering.labels.get(label, ""), token))
+        source = notebook.relative_to(root).as_posix() if notebook.is_relative_to(root) else notebook.name
+        chapter.embeds.append(make_embed(cell, label, numbering.labels.get(label, ""), token, source))
         return f"\n\n{token}\n\n"
 
     chapter.source = EMBED_RE.sub(repl, chapter.source)
@@ -350,6 +353,24 @@ def _strip_style(table_html: str | None) -> str:
     return STYLE_RE.sub("", table_html or "")
 
 
+MAX_TABLE_ROWS = 1000  # a book page is no place for more; pandoc and Typst time grow with every row
+
+
+def cap_rows(table_html: str, where: str, limit: int = MAX_TABLE_ROWS) -> str:
+    """The table with at most ``limit`` body rows, and a note saying where all of them are."""
+    head, sep, rest = table_html.partition("<tbody")
+    body, end, tail = rest.partition("</tbody>")
+    rows = re.split(r"(?=<tr\b)", body)
+    if not sep or not end or len(rows) - 1 <= limit:
+        return table_html
+    total = len(rows) - 1
+    note = (
+        f"<p>The book shows the first {limit:,} of {total:,} rows; "
+        f"all rows are in {html.escape(where)} and the data it reads.</p>"
+    )
+    return head + sep + "".join(rows[: limit + 1]) + end + tail + note
+
+
 def _para(token: str) -> dict:
     return {"t": "Para", "c": [{"t": "Str", "c": token}]}
 
@@ -374,7 +395,8 @@ def chapter_ast(book: Book, chapter: Chapter) -> str:
         return json.dumps(doc)
     seps = [f"LRX{book.nonce}S{i}X" for i in range(len(tables))]
     joined = "".join(
-        f"<p>{sep}</p>\n{_strip_style(e.table_html)}\n" for sep, e in zip(seps, tables, strict=True)
+        f"<p>{sep}</p>\n{cap_rows(_strip_style(e.table_html), e.source)}\n"
+        for sep, e in zip(seps, tables, strict=True)
     )
     args = ["--metadata=lr-no-images:true"]  # a table cell cannot bring an image (or read a file)
     read = json.loads(convert(joined, "html-raw_html", "json", args, chapter.book_file.path))["blocks"]
