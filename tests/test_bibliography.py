@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 from livingreview.bib import read_bibliography
-from livingreview.bibcheck import AUTHOR_FLAG, FLAG, TITLE_FLAG, YEAR_FLAG, included_keys
+from livingreview.bibcheck import (
+    AUTHOR_FLAG,
+    BARE_IP,
+    COPY_HOSTS,
+    FLAG,
+    TITLE_FLAG,
+    YEAR_FLAG,
+    included_keys,
+)
 from livingreview.paths import Project
 from livingreview.preview import build_preview
 from livingreview.validate import validate_data
@@ -170,6 +178,21 @@ def test_only_http_links(data_copy: Path, field: str, value: str, message: str) 
     assert any(message in p for p in found), (message, found)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://47.251.13.51:8081/17822779",
+        "https://it.scribd.com/document/241734548/ccp-a0031530-pdf",
+        "https://c.coek.info/download/x.html",
+    ],
+)
+def test_no_links_to_copies_or_mirrors(data_copy: Path, url: str) -> None:
+    bib = data_copy.parent / "references.bib"
+    line = mutate_entry(bib, "Zeber2008", "url", url)
+    found = [p for p in problems(data_copy) if p.startswith(f"references.bib:{line + 1}:url: Zeber2008")]
+    assert any("is a copy or a mirror" in p for p in found), found
+
+
 def test_http_links_are_allowed(data_copy: Path) -> None:
     bib = data_copy.parent / "references.bib"
     mutate_entry(bib, "Zeber2008", "note", r"see \url{https://example.org/a?b=1} and \href{http://x.org}{x}")
@@ -257,6 +280,7 @@ def test_braces_are_what_keeps_them(root: Path, tmp_path: Path) -> None:
 def test_every_rendered_link_is_http(rendered: dict[str, str]) -> None:
     links = [href for html in rendered.values() for href in HREF.findall(html)]
     assert links and all(re.match(r"https?://", unescape(h)) for h in links), links
+    assert not [h for h in links if BARE_IP.match(h) or any(host in h for host in COPY_HOSTS)]
 
 
 def test_citeproc_would_link_a_javascript_title(root: Path, tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ UNVERIFIABLE = frozenset(
 )
 SAFE_URL = re.compile(r"https?://[^\s\"'<>\\{}`]+", re.IGNORECASE)
 LINK_COMMAND = re.compile(r"\\(href|url)\s*\{")
+# Copies that readers must not be sent to: file-sharing and aggregator copies, a bare-IP PubMed mirror.
+COPY_HOSTS = ("scribd.com", "vdocuments.", "docksci.com", "coek.info", "docslib.org")
+BARE_IP = re.compile(r"https?://\d{1,3}(?:\.\d{1,3}){3}(?:[:/]|$)", re.IGNORECASE)
 DOI = re.compile(r"10\.\d{4,9}/[^\s\"'<>\\{}`]+")
 YEAR = re.compile(r"\d{4}")
 
@@ -118,6 +121,14 @@ def _check_entry(entry: Entry, file: str, included: bool) -> Iterator[tuple[str,
             entry.line_of("url"),
             "url",
             f"{key}: url {url!r} is not an http(s) address; only http(s) links are allowed",
+        )
+    if url and SAFE_URL.fullmatch(url) and (BARE_IP.match(url) or any(h in url.lower() for h in COPY_HOSTS)):
+        yield (
+            file,
+            entry.line_of("url"),
+            "url",
+            f"{key}: url {url!r} is a copy or a mirror; link the DOI, PubMed, PMC or publisher record "
+            "(other addresses belong in note)",
         )
     for name, value in fields.items():
         for command, target in _links(value):
