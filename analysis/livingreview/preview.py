@@ -188,7 +188,6 @@ class Book:
     numbering: Numbering
     chapters: list[Chapter]
     nonce: str
-    csl_json: Path | None = None  # the bibliographies converted once (citeproc reads it faster)
 
     @property
     def title(self) -> str:
@@ -218,8 +217,8 @@ class Book:
         return [self.project.root / b for b in ([bibs] if isinstance(bibs, str) else bibs)]
 
     def bibliography_args(self) -> list[str]:
-        bibs = [self.csl_json] if self.csl_json else self.bibliographies()
-        args = [f"--bibliography={b}" for b in bibs]
+        # BibTeX as it is: a conversion to CSL JSON would drop literal dates such as "[year not verified]"
+        args = [f"--bibliography={b}" for b in self.bibliographies()]
         if self.config.get("csl"):
             args.append(f"--csl={self.project.root / self.config['csl']}")
         return args
@@ -433,14 +432,6 @@ def build_preview(project: Project, log: Callable[[str], None] = lambda _: None,
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        book.csl_json = stage / "references.json"
-        bibs = [str(b) for b in book.bibliographies()]
-        if bibs:
-            convert(
-                "", "bibtex", "csljson", [*bibs, f"--output={book.csl_json}"], "bibliography", sanitize=False
-            )
-        else:
-            book.csl_json = None
         asts = parallel_map(lambda c: chapter_ast(book, c), book.chapters)
         write_figures(book, stage)
         pages = write_html_book(book, asts, stage)
@@ -448,8 +439,6 @@ def build_preview(project: Project, log: Callable[[str], None] = lambda _: None,
         if pdf:
             path, n_pages = write_pdf(book, asts, stage, log)
             log(f"PDF: {path.name}, {n_pages} pages")
-        if book.csl_json:
-            book.csl_json.unlink()
         old = final.with_name(final.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():
