@@ -5,6 +5,7 @@ Small conversions keep memory bounded on large reviews, and run in parallel on a
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -24,9 +25,18 @@ class PandocError(RuntimeError):
     """pandoc failed on a chapter; the message names it."""
 
 
+@functools.cache
 def pandoc_path() -> str:
+    """The pandoc of the ``pypandoc-binary`` wheel (pinned with the project), else the one pypandoc finds.
+
+    Resolved once: every conversion of a build must use the same pandoc (their JSON must match).
+    """
     import pypandoc
 
+    files = Path(pypandoc.__file__).parent / "files"
+    for name in ("pandoc", "pandoc.exe"):
+        if (files / name).is_file():
+            return str(files / name)
     return pypandoc.get_pandoc_path()
 
 
