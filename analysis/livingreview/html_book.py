@@ -15,7 +15,7 @@ from livingreview.pandoc_run import convert, parallel_map
 from livingreview.preview import Book, Chapter, Embed, pdf_name
 from livingreview.textsafe import plain_text
 
-LONG_TABLE_ROWS = 15
+LONG_TABLE_ROWS = 20
 CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 )
