@@ -199,12 +199,21 @@ def check_rows(
     found = [r.get("records_found", "") for r in searches]
     given = [v for v in found if v.strip()]
     if given and len(given) != len(found):
-        missing = next(r for r in searches if not r.get("records_found", "").strip())
+        # Point at the row the author most likely touched: the odd one out (a new search that gives
+        # a count where older ones do not, or one that leaves it out where the others give it).
+        with_count = [r for r in searches if r.get("records_found", "").strip()]
+        without = [r for r in searches if not r.get("records_found", "").strip()]
+        newest_given = int(with_count[-1]["_row"]) > int(without[-1]["_row"])
+        if len(with_count) < len(without) or (len(with_count) == len(without) and newest_given):
+            odd, others, state = with_count[-1], without, "given here but not for"
+        else:
+            odd, others, state = without[-1], with_count, "missing here but given for"
+        rows = ", ".join(str(r["_row"]) for r in others)
         yield (
             "searches.csv",
-            int(missing["_row"]),
+            int(odd["_row"]),
             "records_found",
-            "records_found is given for some searches but not this one: the PRISMA flow cannot add up "
+            f"records_found is {state} the searches in rows {rows}: the PRISMA flow cannot add up "
             "(give it for every search or for none)",
         )
         return
