@@ -10,7 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from traitlets import CaselessStrEnum
 
 from livingreview.data import load_dataset
 from livingreview.paths import Project
@@ -46,11 +48,18 @@ def update_variables(project: Project) -> bool:
     return write_variables(project.variables_yml, compute_project_variables(project))
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """A local kernel reached over IPC sockets: no TCP ports, no "running over TCP without encryption"."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc")
+
+
 def _client(nb: nbformat.NotebookNode, cwd: Path) -> NotebookClient:
     return NotebookClient(
         nb,
         timeout=TIMEOUT_S,
         kernel_name=KERNEL,
+        kernel_manager_class=IPCKernelManager,
         resources={"metadata": {"path": str(cwd)}},
         shutdown_kernel="immediate",  # outputs are complete; a graceful shutdown only adds seconds
     )
@@ -120,6 +129,19 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata.get("language_info", {}).pop("version", None)
+
+
+def execute_project(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[str]:
+    """``livingreview execute``: validate, then execute every notebook; return the problems that
+    stopped it (empty when it ran)."""
+    from livingreview.validate import validate_data
+
+    report = validate_data(project.data, project.bibliography)
+    if not report.ok:
+        return [str(p) for p in report.problems]
+    log(report.summary())
+    execute_all(project, log, force=force)
+    return []
 
 
 def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:

@@ -537,9 +537,9 @@ def next_steps(version: str) -> str:
             "next steps:",
             "  1. livingreview build          # re-execute the notebooks and render the book",
             "  2. python -m pytest --nbval analysis tests",
-            f'  3. git add -A && git commit -m "Release {version}"',
-            f"  4. git tag v{version} && git push && git push origin v{version}",
-            f"  5. create the GitHub release for v{version} (publish.yml then deploys the book, attaches",
-            "     the PDF, and Zenodo archives the release with the metadata of .zenodo.json)",
+            f'  3. git add -A && git commit -m "Release {version}" && git push origin main',
+            f"  4. git tag v{version} && git push origin v{version}",
+            "  do not create the GitHub release yourself: publish.yml (run by the tag) tests, builds,",
+            "  publishes the book and creates the release with the PDF; Zenodo then archives it",
         ]
     )
