@@ -14,16 +14,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from great_tables import GT, loc, style
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
 
-from livingreview.figures import use_book_style
 from livingreview.qmd import book_files, heading_ids, read_quarto_yml
 from livingreview.versions import older_versions
+
+if TYPE_CHECKING:  # drawing libraries load only when a figure or table is made (validate stays fast)
+    from great_tables import GT
+    from matplotlib.figure import Figure
 
 # Grouping of free-text reasons (lower-cased; the first group with a matching phrase wins).
 EXCLUSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -242,6 +242,8 @@ PREVIOUS_COLOUR = "#EDEDED"
 
 
 def _box(ax, x: float, y: float, w: float, h: float, text: str, face: str = "white", size: float = 8) -> None:
+    from matplotlib.patches import FancyBboxPatch
+
     ax.add_patch(FancyBboxPatch((x, y), w, h, facecolor=face, **BOX))
     ax.text(x + 0.012, y + h - 0.012, text, ha="left", va="top", fontsize=size, linespacing=1.3)
 
@@ -267,6 +269,11 @@ def _bullets(items: dict[str, int], width: int) -> list[str]:
 
 def flow_figure(flow: Flow) -> Figure:
     """The PRISMA 2020 flow diagram for updated reviews, drawn with matplotlib boxes and arrows."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    from livingreview.figures import use_book_style
+
     use_book_style()
     fig = plt.figure(figsize=(7.0, 8.2))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -411,6 +418,8 @@ def missing_anchors(root: Path, checklist: list[dict[str, str]] | None = None) -
 
 def checklist_table(root: Path) -> GT:
     """The PRISMA 2020 checklist with the PRISMA-LSR items, each with where the book reports it."""
+    from great_tables import GT, loc, style
+
     rows = read_checklist(root / "data" / "prisma-checklist.csv")
     anchors = book_anchors(root)
     frame = pd.DataFrame(
