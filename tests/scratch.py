@@ -142,7 +142,8 @@ def add_study(root: Path, study_id: str | None = None, assess: bool = True) -> s
     bib = root / "references.bib"
     bib.write_text(
         bib.read_text(encoding="utf-8")
-        + f"\n@article{{{sid},\n  title = {{A new study}},\n  year = {{2026}}\n}}\n",
+        + f"\n@article{{{sid},\n  author = {{Newauthor, A.}},\n"
+        + "  title = {A new study},\n  year = {2026}\n}\n",
         encoding="utf-8",
     )
     return sid
