@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livingreview.execute import execute_all
+from livingreview.execute import run_all
 from livingreview.paths import Project
 from livingreview.preview import build_preview, load_book, pdf_name
-from livingreview.validate import validate_data
 
 RENDER_HINT = 'pip install -e ".[render]"'
 
@@ -32,14 +31,11 @@ def build(
     screenshots: Path | None = None,
 ) -> str:
     """Run the whole pipeline; return the path of what was produced (``_book`` or ``_preview/index.html``)."""
-    report = validate_data(project.data, project.bibliography)
-    if not report.ok:
+    problems = run_all(project, log, force=force)  # validates while the kernels start
+    if problems:
         raise BuildError(
-            "\n".join(str(p) for p in report.problems)
-            + "\nbuild stopped: data invalid; nothing was executed or written"
+            "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
         )
-    log(report.summary())
-    execute_all(project, log, force=force)
     quarto = quarto_path() if use_quarto else None
     if quarto:
         log("rendering the book with Quarto (HTML and Typst PDF) …")
