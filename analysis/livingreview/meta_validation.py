@@ -47,6 +47,7 @@ from livingreview.meta_sensitivity import (
 REL_TOL = {"value": 1e-9, "pvalue": 1e-6, "cooks": 1e-8}
 FLOOR = 0.01  # below |x| = 0.01 the difference is measured absolutely (×0.01)
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "tests/reference/metafor_reference.json"
+EXACT_REFERENCE = DEFAULT_REFERENCE.with_name("exact_reference.json")
 
 __all__ = [
     "Comparison",
@@ -293,6 +294,48 @@ def comparisons(ref: dict[str, Any]) -> Iterator[Comparison]:
             ctx = (name, "-", "-")
             yi, vi = fisher_z(data["ri"], data["ni"])
             yield from _pairs(ctx, "fisher_z", {"yi": yi, "vi": vi}, data)
+
+
+def exact_comparisons(ref: dict[str, Any]) -> Iterator[Comparison]:
+    """Every comparison of the exact default with the 50-digit answers of ``exact_reference.json``."""
+    for name, d in ref["datasets"].items():
+        units = units_of(d["vi"])
+        for method, rec in d["fits"].items():
+            for test in ("z", "knha"):
+                ctx = (name, method, f"{test}/exact")
+
+                def model(method: str = method, test: str = test) -> dict[str, Any]:
+                    res = rma(d["yi"], d["vi"], method=method, test=test)
+                    pr = predict(res)
+                    return {"tau2": res.tau2, "Q": res.QE, "I2": res.I2, "H2": res.H2,
+                            "estimate": res.estimate, "se": res.se[0], "zval": res.zval[0],
+                            "pval": res.pval[0], "ci_lb": res.ci_lb[0], "ci_ub": res.ci_ub[0],
+                            "pi_lb": pr.pi_lb, "pi_ub": pr.pi_ub}  # fmt: skip
+
+                expected = {key: rec[key] for key in ("tau2", "Q", "I2", "H2")} | rec[test]
+                yield from _guard(ctx, "model", expected, model, units)
+        ctx = (name, "REML", "z/exact")
+
+        def ci() -> dict[str, Any]:
+            c = confint_tau2(rma(d["yi"], d["vi"]))
+            return {"tau2_lb": c.tau2_lb, "tau2_ub": c.tau2_ub}
+
+        yield from _guard(ctx, "confint", d["confint"], ci, units)
+        for group, recs, cols in (("leave1out", d.get("leave1out_reml"), _loo_exact),
+                                  ("cumul", d.get("cumul_reml"), _cumul_exact)):  # fmt: skip
+            if recs:
+                expected = {key: [r[key] if key in r else r["z"][key] for r in recs]
+                            for key in ("tau2", "estimate", "se", "ci_lb", "ci_ub")}  # fmt: skip
+                yield from _guard(ctx, group, expected, lambda cols=cols, d=d: cols(d), units)
+
+
+def _loo_exact(d: dict[str, Any]) -> dict[str, Any]:
+    return _frame(leave1out(rma(d["yi"], d["vi"])))
+
+
+def _cumul_exact(d: dict[str, Any]) -> dict[str, Any]:
+    cols = _frame(cumulative(rma(d["yi"], d["vi"])))
+    return {key: val[2:] for key, val in cols.items()}  # the reference starts at k = 3
 
 
 def validation_frame(path: str | Path = DEFAULT_REFERENCE) -> Any:
