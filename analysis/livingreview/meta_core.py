@@ -145,6 +145,11 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArra
         i = int(np.argmax(v))
         raise InputError("vi", i, f"{v[i]:.17g} is above {hi:g}: control='metafor' (absolute "
                          "tolerances) cannot fit it; use the default exact control")  # fmt: skip
+    med = float(np.median(v))
+    if med / vmin > vmax / med:  # name the variance that stands out
+        i = int(np.argmin(v))
+        raise InputError("vi", i, f"{v[i]:.17g} is more than 1e100 times smaller than the largest "
+                         f"variance ({vmax:.17g}): the weights cannot be summed exactly")  # fmt: skip
     i = int(np.argmax(v))
     raise InputError("vi", i, f"{v[i]:.17g} is more than 1e100 times the smallest variance "
                      f"({vmin:.17g}): the weights cannot be summed exactly")  # fmt: skip
