@@ -22,7 +22,9 @@ from livingreview.meta_validation import EXACT_REFERENCE, exact_comparisons, loa
 
 REF = load_reference(EXACT_REFERENCE)
 METAFOR = load_reference(Path(__file__).parent / "reference" / "metafor_reference.json")
-_spec = importlib.util.spec_from_file_location("exact_reference", Path(__file__).parent / "reference" / "exact_reference.py")
+_spec = importlib.util.spec_from_file_location(
+    "exact_reference", Path(__file__).parent / "reference" / "exact_reference.py"
+)
 assert _spec and _spec.loader
 exact = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(exact)
@@ -171,7 +173,9 @@ def test_statsmodels_wls_checks_meta_regression_at_fixed_tau2() -> None:
     X = np.column_stack([d["moderators"]["ablat"], d["moderators"]["year"]])
     for test in ("z", "knha"):
         fit = rma(d["yi"], d["vi"], mods=X, test=test)
-        wls = sm.WLS(np.asarray(d["yi"]), sm.add_constant(X), weights=1 / (np.asarray(d["vi"]) + fit.tau2)).fit()
+        wls = sm.WLS(
+            np.asarray(d["yi"]), sm.add_constant(X), weights=1 / (np.asarray(d["vi"]) + fit.tau2)
+        ).fit()
         assert fit.beta == pytest.approx(wls.params, rel=1e-9)
         se = wls.bse if test == "knha" else wls.bse / math.sqrt(wls.scale)
         assert fit.se == pytest.approx(se, rel=1e-9)

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from livingreview import meta_cli
 from livingreview.meta import InputError, MetaAnalysisError, confint_tau2, predict, rma
 
-PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 YI = [0.1, -0.3, 0.25, 0.4, 0.05]
 VI = [0.02, 0.05, 0.01, 0.03, 0.04]
 
@@ -80,7 +82,17 @@ def test_never_a_traceback_nor_a_silent_degenerate_result(yi: list, vi: list, me
             assert str(err) and "\n" not in str(err)
             return
         pr = predict(fit)
-        values = [fit.estimate, fit.se[0], fit.ci_lb[0], fit.ci_ub[0], fit.tau2, fit.QE, fit.I2, pr.pi_lb, pr.pi_ub]
+        values = [
+            fit.estimate,
+            fit.se[0],
+            fit.ci_lb[0],
+            fit.ci_ub[0],
+            fit.tau2,
+            fit.QE,
+            fit.I2,
+            pr.pi_lb,
+            pr.pi_ub,
+        ]
         if not (test == "knha" and fit.s2w == 0):  # knha with Q = 0: se = 0 and z = ±inf, as metafor
             assert all(math.isfinite(x) for x in values), values
         if fit.k > 1 and method != "EE":
@@ -96,7 +108,10 @@ cell = st.one_of(
 
 
 @PROPERTY
-@given(rows=st.lists(st.tuples(cell, cell), min_size=1, max_size=6), header=st.sampled_from(["yi,vi", "yi,yi", "vi,yi"]))
+@given(
+    rows=st.lists(st.tuples(cell, cell), min_size=1, max_size=6),
+    header=st.sampled_from(["yi,vi", "yi,yi", "vi,yi"]),
+)
 def test_cli_gives_json_or_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list, header: str) -> None:  # fmt: skip
     path = tmp_path / "d.csv"
     path.write_text(header + "\n" + "\n".join(f"{a},{b}" for a, b in rows) + "\n", encoding="utf-8")

@@ -238,9 +238,12 @@ def rma(
     if v.max() >= 1e7 * v.min():
         warnings.warn("ratio of largest to smallest vi is extremely large", stacklevel=2)
     prep = prepare(y, v, control.exact)
-    t2 = estimate_tau2(prep.y, prep.v, X, p, method, control, prep.scale)
-    if X is None:
-        return _intercept_result(y, v, prep, method, test, level, control, t2.tau2, t2.se, t2.iterations)
+    fits = Fits(prep.y, prep.v) if X is None else None
+    t2 = estimate_tau2(prep.y, prep.v, X, p, method, control, prep.scale, fits)
+    if fits is not None:
+        return _intercept_result(
+            y, v, prep, fits, method, test, level, control, t2.tau2, t2.se, t2.iterations
+        )
     return _finish(y, v, prep, X, names, method, test, level, control, t2.tau2, t2.se, t2.iterations)
 
 
@@ -248,6 +251,7 @@ def _intercept_result(
     y: FArray,
     v: FArray,
     prep: Prepared,
+    fits: Fits,
     method: str,
     test: str,
     level: float,
@@ -257,7 +261,7 @@ def _intercept_result(
     iterations: int,
 ) -> MetaResult:
     """An intercept-only fit from its tau² (normalised units) through the inference block."""
-    s = intercept_stats(Fits(prep.y, prep.v), np.float64(tau2), prep, method, test, level)
+    s = intercept_stats(fits, np.float64(tau2), prep, method, test, level)
     ddf = s["ddf"]
     one = np.array
     z = s["zval"]

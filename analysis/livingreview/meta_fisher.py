@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -107,31 +107,36 @@ def prepare(y: FArray, v: FArray, exact: bool = True) -> Prepared:
     return Prepared(yc, v, shift, e, scale)
 
 
-@dataclass(frozen=True)
-class Sums:
+class Sums(NamedTuple):
     """Weighted sums of each fit at its tau² (w = 1/(v + tau²) over the fit's studies)."""
 
-    sw: FArray | np.float64
-    sw2: FArray | np.float64
-    sw3: FArray | np.float64
-    mu: FArray | np.float64
-    rss: FArray | np.float64  # Σ w (y − μ)² = y'Py
-    ypp: FArray | np.float64  # Σ w² (y − μ)² = y'PPy
+    sw: Any
+    sw2: Any
+    sw3: Any  # None unless asked for
+    mu: Any
+    rss: Any  # Σ w (y − μ)² = y'Py (None unless asked for)
+    ypp: Any  # Σ w² (y − μ)² = y'PPy
+    yp3: Any = None  # Σ w³ (y − μ)²
+    sw2r: Any = None  # Σ w² (y − μ)
+    traces: Any = None  # (tr P, tr PP) computed without cancellation where one weight dominates
 
     @property
-    def tr_p(self) -> FArray | np.float64:
-        return self.sw - self.sw2 / self.sw
+    def tr_p(self) -> Any:
+        """tr P = Σw − Σw²/Σw of the intercept-only P."""
+        return self.sw - self.sw2 / self.sw if self.traces is None else self.traces[0]
 
     @property
-    def tr_pp(self) -> FArray | np.float64:
+    def tr_pp(self) -> Any:
         """Σ P_ij² of the intercept-only P."""
+        if self.traces is not None:
+            return self.traces[1]
         return self.sw2 - 2.0 * self.sw3 / self.sw + (self.sw2 / self.sw) ** 2
 
 
 class Model(Protocol):
     """What :func:`fisher` needs: the score and information, the likelihood gap and a start."""
 
-    def score(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> tuple: ...
+    def score(self, tau2: Any, rows: FArray | None, reml: bool, newton: bool = False) -> tuple: ...
     def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray: ...
     def start(self) -> FArray | np.float64: ...
 
@@ -143,9 +148,7 @@ class Fits:
     first studies only; neither: a single fit over all k studies with scalar results.
     """
 
-    def __init__(
-        self, y: FArray, v: FArray, omit: FArray | None = None, upto: FArray | None = None
-    ) -> None:
+    def __init__(self, y: FArray, v: FArray, omit: FArray | None = None, upto: FArray | None = None) -> None:
         self.y, self.v, self.omit, self.upto = y, v, omit, upto
         k = y.size
         self.single = omit is None and upto is None
@@ -156,6 +159,10 @@ class Fits:
         else:
             self.n = k
         self.free = np.asarray(self.n) > 1  # fits of one study have tau² = 0 and no iterations
+        self._ws: Workspace | None = None
+        if omit is None and upto is not None:
+            self.upto = np.asarray(upto)
+        self._memo: dict[tuple, Sums] = {}
 
     def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
         w = ws.w
@@ -179,7 +186,9 @@ class Fits:
     def _blocks(self, rows: FArray | None) -> list[tuple[FArray | None, Workspace]]:
         k = self.y.size
         if self.single:
-            return [(None, Workspace((k,)))]
+            if self._ws is None:
+                self._ws = Workspace((k,))
+            return [(None, self._ws)]
         assert rows is not None
         step = max(1, BLOCK // k)
         out = []
@@ -189,40 +198,103 @@ class Fits:
             out.append((block, Workspace((block.size, cols))))
         return out
 
-    def sums(self, tau2: FArray | np.float64, rows: FArray | None = None, sw3: bool = True) -> Sums:
-        """Weighted sums at ``tau2`` (one value per row of ``rows``; scalar for a single fit)."""
+    def sums(
+        self,
+        tau2: FArray | np.float64,
+        rows: FArray | None = None,
+        sw3: bool = True,
+        rss: bool = True,
+        newton: bool = False,
+    ) -> Sums:
+        """Weighted sums at ``tau2`` (one value per row of ``rows``; scalar for a single fit).
+
+        ``sw3``, ``rss`` and ``newton`` ask for Σw³, Σw r² and the Newton terms (Σw³r², Σw²r);
+        the last few results are remembered, so a later request at the same tau² is free.
+        """
+        key = (float(tau2), None) if rows is None else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
+        hit = self._memo.get(key)
+        if (
+            hit is not None
+            and (hit.sw3 is not None or not sw3)
+            and (hit.rss is not None or not rss)
+            and (hit.yp3 is not None or not newton)
+        ):
+            return hit
         parts = []
         off = 0
         for block, ws in self._blocks(rows):
             t = tau2 if block is None else tau2[off : off + block.size]  # type: ignore[index]
             off += 0 if block is None else block.size
             w = self._weights(t, block, ws)
-            y = self.y[: w.shape[-1]]
-            sw = w.sum(-1)
-            mu = matvec(w, y) / sw
-            r = np.subtract(y, mu if block is None else mu[:, None], out=ws.r)
-            wr = np.multiply(w, r, out=ws.t)
-            ypp = rowdot(wr, wr)
-            rss = rowdot(wr, r)
-            w2 = np.multiply(w, w, out=ws.u)
-            s3 = rowdot(w2, w) if sw3 else sw
-            parts.append((sw, w2.sum(-1), s3, mu, rss, ypp))
+            if block is None:
+                parts.append(self._explicit(w, ws, sw3, rss, newton))
+            else:
+                parts.append(self._moments(w, ws, block))
         if len(parts) == 1:
-            return Sums(*parts[0])
-        return Sums(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+            out = Sums(*parts[0])
+        else:
+            out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
+        if len(self._memo) >= 8:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = out
+        return out
+
+    def _explicit(self, w: FArray, ws: Workspace, sw3: bool, rss: bool, newton: bool) -> tuple:
+        """One fit: sums over explicit residuals r = y − μ (about ten passes over k values)."""
+        y = self.y
+        sw = w.sum()
+        mu = vdot(w, y) / sw
+        r = np.subtract(y, mu, out=ws.r)
+        wr = np.multiply(w, r, out=ws.t)
+        ypp = vdot(wr, wr)
+        s_rss = vdot(wr, r) if rss else None
+        yp3 = sw2r = None
+        if newton:
+            w2r = np.multiply(wr, w, out=ws.r)
+            yp3, sw2r = vdot(w2r, wr), w2r.sum()
+        w2 = np.multiply(w, w, out=ws.u)
+        sw2 = w2.sum()
+        traces = _dominant_traces(w, sw, sw2) if sw2 > 0.25 * sw * sw else None
+        return sw, sw2, vdot(w2, w) if sw3 else None, mu, s_rss, ypp, yp3, sw2r, traces
+
+    def _moments(self, w: FArray, ws: Workspace, block: FArray) -> tuple:
+        """A block of fits: weighted moments of (1, y − c, (y − c)²) by matrix products (BLAS),
+        c the mean of the block's first fit, so that residual sums lose no digits to cancellation."""
+        cols = w.shape[1]
+        y = self.y[:cols]
+        c = float(y[: int(self.upto[block[0]])].mean()) if self.upto is not None else 0.0
+        d = y - c
+        Y = np.empty((cols, 3))
+        Y[:, 0], Y[:, 1], Y[:, 2] = 1.0, d, d * d
+        m1 = w @ Y
+        w2 = np.multiply(w, w, out=ws.u)
+        m2 = w2 @ Y
+        m3 = np.multiply(w2, w, out=ws.w) @ Y
+        sw, sw2, sw3 = m1[:, 0], m2[:, 0], m3[:, 0]
+        mu = m1[:, 1] / sw  # relative to c
+        rss = m1[:, 2] - mu * m1[:, 1]
+        ypp = m2[:, 2] - 2 * mu * m2[:, 1] + mu * mu * sw2
+        yp3 = m3[:, 2] - 2 * mu * m3[:, 1] + mu * mu * sw3
+        sw2r = m2[:, 1] - mu * sw2
+        return sw, sw2, sw3, mu + c, rss, ypp, yp3, sw2r, None
 
     def score(
-        self, tau2: FArray | np.float64, rows: FArray | None, reml: bool
-    ) -> tuple[FArray | np.float64, FArray | np.float64]:
-        """(∂ll/∂tau² × 2, Fisher information × 2): the Fisher step is their ratio."""
-        s = self.sums(tau2, rows, sw3=reml)
+        self, tau2: FArray | np.float64, rows: FArray | None, reml: bool, newton: bool = False
+    ) -> tuple:
+        """(U, I, J): the score, expected and observed information of the (restricted) likelihood,
+        each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``)."""
+        s = self.sums(tau2, rows, sw3=reml, rss=False, newton=newton)
+        obs = None
+        if newton:
+            ypppy = s.yp3 - s.sw2r * s.sw2r / s.sw  # y'PPPy
+            obs = 2.0 * ypppy - (s.tr_pp if reml else s.sw2)
         if reml:
-            return s.ypp - s.tr_p, s.tr_pp
-        return s.ypp - s.sw, s.sw2
+            return s.ypp - s.tr_p, s.tr_pp, obs
+        return s.ypp - s.sw, s.sw2, obs
 
     def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
         """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
-        at, zero = self.sums(tau2, rows, sw3=False), self.sums(tau2 * 0.0, rows, sw3=False)
+        at, zero = self.sums(tau2, rows), self.sums(tau2 * 0.0, rows)
         logdet = []
         off = 0
         for block, ws in self._blocks(rows):
@@ -266,11 +338,12 @@ class Regression:
     def __init__(self, y: FArray, v: FArray, X: FArray) -> None:
         self.y, self.v, self.X = y, v, X
 
-    def score(self, tau2: np.float64, rows: None, reml: bool) -> tuple[np.float64, np.float64]:
+    def score(self, tau2: np.float64, rows: None, reml: bool, newton: bool = False) -> tuple:
+        """(U, I, None): score and Fisher information × 2 (no Newton terms for regressions)."""
         fit = wls(self.y, 1.0 / (self.v + tau2), self.X)
         if reml:
-            return np.float64(fit.ypp - fit.tr_p()), np.float64(fit.sum_p2())
-        return np.float64(fit.ypp - float(fit.w.sum())), np.float64(fit.w @ fit.w)
+            return np.float64(fit.ypp - fit.tr_p()), np.float64(fit.sum_p2()), None
+        return np.float64(fit.ypp - float(fit.w.sum())), np.float64(fit.w @ fit.w), None
 
     def ll_gap(self, tau2: np.float64, rows: None, reml: bool) -> np.float64:
         def ll(t: float) -> float:
@@ -297,14 +370,18 @@ class Scoring:
     reset: FArray | bool
 
 
-def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0) -> Scoring:
+def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start: Any = None) -> Scoring:
     """REML (or ML) Fisher scoring with step halving from the HE start, then the tau² = 0 check.
 
     ``scale`` is the typical sampling variance (exact control's absolute floor is
-    ``threshold`` × 1e-3 × scale). A step that would make tau² negative is halved (metafor);
-    under exact control a fit whose score at 0 points down stops exactly at 0 instead.
+    ``threshold`` × 1e-3 × scale); ``start`` replaces the HE start (leave-one-out fits under
+    exact control start from the full fit's tau², which they differ from by O(1/k)). A step that would make tau² negative is halved (metafor);
+    under exact control a fit whose score at 0 points down stops exactly at 0 instead, and the
+    step is Newton's wherever the observed information exceeds half the expected one: Newton
+    converges quadratically where scoring converges linearly (and scoring overshoots where the
+    observed information exceeds twice the expected one).
     """
-    t = model.start()
+    t = model.start() if start is None else start
     many = isinstance(t, np.ndarray)
     if control.exact:
         atol, rtol = control.threshold * 1e-3 * scale, control.threshold
@@ -318,12 +395,17 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0) -> Sc
     it = 0
     while rows is None or rows.size:
         it += 1
-        num, den = model.score(t, rows, reml)
-        adj = num / den * control.stepadj
+        num, den, obs = model.score(t, rows, reml, control.exact)
+        adj = num / den
+        if obs is not None:  # exact control: Newton's step unless the observed information is small
+            near = obs > 0.5 * den
+            denom = np.where(near, obs, den) if isinstance(near, np.ndarray) else (obs if near else den)
+            adj = adj + near * (num / denom - adj)
+        adj = adj * control.stepadj
         adj = adj * ~((t == 0) & (adj < 0))  # at 0 and pointing down: stay
         neg = t + adj < 0
         if neg.any() and control.exact:
-            num0, _ = model.score(t * 0.0, rows, reml)
+            num0 = model.score(t * 0.0, rows, reml)[0]
             adj = adj - (neg & (num0 <= 0)) * (t + adj)  # lands exactly on 0
             neg = t + adj < 0
         while neg.any():
@@ -362,14 +444,32 @@ def _zero_check(
     tol = ZERO_CHECK_TOL if control.exact else control.tol
     floor = 0.0 if control.exact else atol
     if isinstance(tau2, np.ndarray):
-        rows = np.flatnonzero(ok & (tau2 > floor))
+        rows = np.flatnonzero(ok)  # all rows, so the sums are shared with the inference block
         reset = np.zeros(tau2.size, dtype=bool)
-        if rows.size:
-            stuck = rows[model.ll_gap(tau2[rows], rows, reml) > tol]
+        if np.any(tau2[rows] > floor):
+            gap = model.ll_gap(tau2[rows], rows, reml)
+            stuck = rows[(gap > tol) & (tau2[rows] > floor)]
             tau2[stuck] = 0.0
             reset[stuck] = True
         return reset
     return bool(ok and tau2 > floor and model.ll_gap(tau2, None, reml) > tol)
+
+
+def _dominant_traces(w: FArray, sw: float, sw2: float) -> tuple[float, float]:
+    """tr P and Σ P_ij² when one weight w_m holds most of Σw (so Σw − Σw²/Σw would cancel).
+
+    With S' = Σ_{i≠m} w_i summed directly: tr P = Σ_i w_i (S − w_i)/S, where S − w_m = S';
+    Σ P² = Σ_i w_i² (1 − w_i/S)² + Σ_i w_i² (Σ_{j≠i} w_j²)/S², where Σ_{j≠m} w_j² is summed directly.
+    """
+    m = int(np.argmax(w))
+    wm = float(w[m])
+    others = np.delete(w, m)
+    s1, s2 = float(others.sum()), float(others @ others)
+    q = others / sw
+    trp = (wm * s1 + float(others @ (sw - others))) / sw
+    own = (wm * s1 / sw) ** 2 + float((others * others) @ ((1.0 - q) ** 2))
+    cross = wm * wm * s2 + float((others * others) @ (sw2 - others * others))
+    return trp, own + cross / (sw * sw)
 
 
 __all__ = ["EPS", "Fits", "Regression", "Scoring", "Sums", "Workspace", "fisher", "matvec", "rowdot", "vdot"]

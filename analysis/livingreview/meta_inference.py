@@ -7,6 +7,7 @@ prediction intervals, Q, I² and H² as metafor defines them, back on the scale 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,62 +31,63 @@ def intercept_stats(
 ) -> dict[str, Any]:
     """Everything metafor reports for intercept-only fits at the given tau² (normalised units).
 
-    Scalars in, scalars out (one fit); arrays in, arrays out (one entry per fit of the batch).
-    A fit of a single study uses the z test whatever ``test`` says (as metafor).
+    Scalars in, Python floats out (one fit); arrays in, arrays out (one entry per fit of the
+    batch). A fit of a single study uses the z test whatever ``test`` says (as metafor).
     """
     many = isinstance(tau2, np.ndarray)
+    if many:
+        where, sqrt, absolute, maximum = np.where, np.sqrt, np.abs, np.maximum
+    else:
+        where, sqrt, absolute, maximum = _where, math.sqrt, abs, max  # type: ignore[assignment]
     rows = np.arange(tau2.size) if many else None
     at = fits.sums(tau2, rows, sw3=False)
     zero = at if method == "EE" else fits.sums(tau2 * 0.0, rows, sw3=False)
+    mu, sw, rss, q_raw, tr_p0 = at.mu, at.sw, at.rss, zero.rss, zero.tr_p
+    if not many:
+        mu, sw, rss, q_raw, tr_p0, tau2 = (float(x) for x in (mu, sw, rss, q_raw, tr_p0, tau2))
     n = np.asarray(fits.n, dtype=float) if many else float(fits.n)
     df = n - 1
-    knha = test == "knha"
+    one = df >= 1  # more than one study
+    alpha = 1 - level / 100
+    z_crit = -float(special.ndtri(alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        if knha:
-            s2w = (at.rss > EPS) * at.rss / np.maximum(df, 1)
-            s2w = np.where(df >= 1, s2w, 1.0)
-            ddf = df
+        estimate = prep.shift + mu * prep.yscale
+        if test == "knha":
+            s2w = where(one, (rss > EPS) * rss / maximum(df, 1), 1.0)
+            se = sqrt(s2w / sw) * prep.yscale
+            zval = estimate / se if many or se > 0 else math.copysign(math.inf, estimate)
+            ddf = maximum(df, 1)
+            pval = where(one, 2 * special.stdtr(ddf, -absolute(zval)), 2 * special.ndtr(-absolute(zval)))
+            crit = where(one, -special.stdtrit(ddf, alpha / 2), z_crit)
         else:
-            s2w, ddf = 1.0 + 0.0 * at.sw, None
-        estimate = prep.shift + at.mu * prep.yscale
-        se = np.sqrt(s2w / at.sw) * prep.yscale
-        zval = estimate / se
-        if ddf is None:
-            pval = 2 * special.ndtr(-np.abs(zval))
-        else:
-            pval = np.where(
-                ddf >= 1,
-                2 * special.stdtr(np.maximum(ddf, 1), -np.abs(zval)),
-                2 * special.ndtr(-np.abs(zval)),
-            )
-        crit = critical(level, ddf)
-        q = np.maximum(0.0, zero.rss)
-        qp = np.where(df >= 1, special.chdtrc(np.maximum(df, 1), q), 1.0)
-        vt = df / zero.tr_p
+            s2w = 1.0
+            se = sqrt(1.0 / sw) * prep.yscale
+            zval = estimate / se
+            pval = 2 * special.ndtr(-absolute(zval))
+            crit = z_crit
+        q = maximum(0.0, q_raw)
+        qp = where(one, special.chdtrc(maximum(df, 1), q), 1.0)
+        vt = df / tr_p0 * prep.vscale if many or one else 0.0
         tau2_raw = tau2 * prep.vscale
-        vt_raw = vt * prep.vscale
         if method == "EE":
-            i2 = np.where(q > 0, np.maximum(0.0, 100 * (q - df) / q), 0.0)
-            h2 = q / df
+            i2 = where(q > 0, maximum(0.0, 100 * (q - df) / q), 0.0) if many or q > 0 else 0.0
+            h2 = q / df if many or df > 0 else 1.0
         else:
-            i2 = 100 * tau2_raw / (vt_raw + tau2_raw)
-            h2 = tau2_raw / vt_raw + 1
-        spi = np.sqrt(se * se + tau2_raw)
-    single = df < 1
+            i2 = 100 * tau2_raw / (vt + tau2_raw) if many or vt + tau2_raw > 0 else 0.0
+            h2 = tau2_raw / vt + 1 if many or vt > 0 else 1.0
+        spi = sqrt(se * se + tau2_raw)
     out = {
         "estimate": estimate, "se": se, "zval": zval, "pval": pval, "ci_lb": estimate - crit * se,
-        "ci_ub": estimate + crit * se, "Q": np.where(single, 0.0, q), "Qp": qp,
-        "tau2": tau2_raw, "I2": np.where(single, 0.0, i2), "H2": np.where(single, 1.0, h2),
-        "vt": np.where(single, 0.0, vt_raw), "s2w": s2w, "pi_lb": estimate - crit * spi,
-        "pi_ub": estimate + crit * spi, "crit": crit,
+        "ci_ub": estimate + crit * se, "Q": where(one, q, 0.0), "Qp": qp, "tau2": tau2_raw,
+        "I2": where(one, i2, 0.0), "H2": where(one, h2, 1.0), "vt": where(one, vt, 0.0), "s2w": s2w,
+        "pi_lb": estimate - crit * spi, "pi_ub": estimate + crit * spi, "crit": crit,
     }  # fmt: skip
     if many:
         return {key: np.asarray(val, dtype=float) * np.ones(tau2.size) for key, val in out.items()}
     out = {key: float(val) for key, val in out.items()}
-    out["ddf"] = None if ddf is None else int(ddf)
+    out["ddf"] = int(df) if test == "knha" and one else None
     return out
 
 
-def as_float(x: Any) -> FArray:
-    """A float array view of ``x``."""
-    return np.asarray(x, dtype=float)
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return a if cond else b

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from typing import Any
 
@@ -92,19 +92,24 @@ def leave1out_columns(fit: MetaResult) -> dict[str, FArray]:
     k = fit.k
     if fit.method in ("REML", "ML", "EE"):
         prep = fit.prepared()
-        return _batch(fit, Fits(prep.y, prep.v, omit=np.arange(k)), prep, "leave-one-out")
+        mu = (fit.estimate - prep.shift) / prep.yscale  # centre at the full fit: LOO means stay close
+        prep = replace(prep, y=prep.y - mu, shift=prep.shift + mu * prep.yscale)
+        start = np.full(k, fit.tau2 / prep.vscale) if fit.control.exact and k > 2 else None
+        return _batch(fit, Fits(prep.y, prep.v, omit=np.arange(k)), prep, "leave-one-out", start)
     rows = [_row(_try_fit(np.delete(fit.yi, i), np.delete(fit.vi, i), fit)) for i in range(k)]
     return {c: np.array([r[c] for r in rows]) for c in [*CASE_COLUMNS, "s2w"]}
 
 
-def _batch(fit: MetaResult, fits: Fits, prep: Any, what: str) -> dict[str, FArray]:
+def _batch(
+    fit: MetaResult, fits: Fits, prep: Any, what: str, start: FArray | None = None
+) -> dict[str, FArray]:
     """All fits of a batch through the Fisher core and the inference block; failures are NaN rows."""
     m = np.asarray(fits.n).size
     ok = np.ones(m, dtype=bool)
     if fit.method == "EE":
         tau2 = np.zeros(m)
     else:
-        res = fisher(fits, fit.method == "REML", fit.control, prep.scale)
+        res = fisher(fits, fit.method == "REML", fit.control, prep.scale, start)
         tau2, ok = res.tau2, res.converged
         if np.any(res.reset):
             warnings.warn(f"{what}: Fisher scoring stuck at a local maximum; tau2 set to 0", stacklevel=4)
@@ -206,12 +211,12 @@ def cumulative_columns(fit: MetaResult, order: ArrayLike | None = None) -> dict[
 
 
 def _reordered(fit: MetaResult, y: FArray, v: FArray) -> MetaResult:
-    from dataclasses import replace
-
     return replace(fit, yi=y, vi=v)
 
 
-def cumulative(fit: MetaResult, order: ArrayLike | None = None, labels: Sequence[object] | None = None) -> Any:
+def cumulative(
+    fit: MetaResult, order: ArrayLike | None = None, labels: Sequence[object] | None = None
+) -> Any:
     """Cumulative meta-analysis adding studies by increasing ``order`` (stable; ``cumul``)."""
     cols = cumulative_columns(fit, order)
     df = _frame({c: cols[c] for c in CASE_COLUMNS})

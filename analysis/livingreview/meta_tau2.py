@@ -39,11 +39,19 @@ class Tau2Fit:
 
 
 def estimate_tau2(
-    ymc: FArray, vi: FArray, X: FArray | None, p: int, method: str, control: Control, scale: float = 1.0
+    ymc: FArray,
+    vi: FArray,
+    X: FArray | None,
+    p: int,
+    method: str,
+    control: Control,
+    scale: float = 1.0,
+    fits: Fits | None = None,
 ) -> Tau2Fit:
     """Dispatch to the estimator named ``method`` (one of :data:`METHODS`).
 
-    ``scale`` is the typical sampling variance, the unit of exact control's absolute floors.
+    ``scale`` is the typical sampling variance, the unit of exact control's absolute floors;
+    ``fits`` (intercept-only) lets the caller reuse the weighted sums of the final tau².
     """
     k = ymc.size
     if method == "EE" or k == 1:  # k = 1: metafor's "k1" pseudo-method
@@ -57,7 +65,7 @@ def estimate_tau2(
     if method == "PM":
         return _pm(ymc, vi, X, p, control, scale)
     if method in ("REML", "ML"):
-        return _fisher(ymc, vi, X, method, control, scale)
+        return _fisher(ymc, vi, X, method, control, scale, fits)
     raise MetaAnalysisError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
@@ -174,11 +182,11 @@ def _pm(ymc: FArray, vi: FArray, X: FArray | None, p: int, control: Control, sca
 
 
 def _fisher(
-    ymc: FArray, vi: FArray, X: FArray | None, method: str, control: Control, scale: float
+    ymc: FArray, vi: FArray, X: FArray | None, method: str, control: Control, scale: float, fits: Fits | None
 ) -> Tau2Fit:
     reml = method == "REML"
     if X is None:
-        model: Fits | Regression = Fits(ymc, vi)
+        model: Fits | Regression = fits if fits is not None else Fits(ymc, vi)
     else:
         model = Regression(ymc, vi, X)
     res = fisher(model, reml, control, scale)

@@ -223,7 +223,9 @@ def fit_comparisons(name: str, data: dict[str, Any], rec: dict[str, Any]) -> Ite
     if "cooks" in rec:
         exp = rec["cooks"]
         exp = exp if isinstance(exp, dict) else {"cooks": exp}
-        yield from _guard(ctx, "cooks", exp, lambda: {"cooks": influence(res)["cooks_distance"].to_numpy()}, units)
+        yield from _guard(
+            ctx, "cooks", exp, lambda: {"cooks": influence(res)["cooks_distance"].to_numpy()}, units
+        )
     if "regtest" in rec:
 
         def eg() -> dict[str, Any]:

@@ -95,8 +95,12 @@ def fit(y: list[Any], v: list[Any], method: str) -> dict[str, Any]:
     for test, s2w, crit in (("z", mp.mpf(1), z_crit), ("knha", rss / (k - 1), t_crit)):
         se = mp.sqrt(s2w / sw)
         zval = mu / se
-        pval = mp.erfc(abs(zval) / mp.sqrt(2)) if test == "z" else mp.betainc(
-            mp.mpf(k - 1) / 2, mp.mpf(1) / 2, 0, (k - 1) / (k - 1 + zval * zval), regularized=True
+        pval = (
+            mp.erfc(abs(zval) / mp.sqrt(2))
+            if test == "z"
+            else mp.betainc(
+                mp.mpf(k - 1) / 2, mp.mpf(1) / 2, 0, (k - 1) / (k - 1 + zval * zval), regularized=True
+            )
         )
         spi = mp.sqrt(se * se + tau2)
         out[test] = {"estimate": mu, "se": se, "zval": zval, "pval": pval, "ci_lb": mu - crit * se,
