@@ -103,7 +103,8 @@ def minimal_reml_knha(y: np.ndarray, v: np.ndarray) -> dict[str, float]:
     spi = math.sqrt(se * se + t)
     return {"estimate": est, "se": se, "ci_lb": est - crit * se, "ci_ub": est + crit * se, "tau2": t,
             "pval": 2 * special.stdtr(k - 1, -abs(est / se)), "Q": q, "Qp": special.chdtrc(k - 1, q),
-            "I2": 100 * t / (vt + t), "H2": t / vt + 1, "pi_lb": est - crit * spi, "pi_ub": est + crit * spi}  # fmt: skip
+            "I2": 100 * t / (vt + t), "H2": t / vt + 1, "pi_lb": est - crit * spi,
+            "pi_ub": est + crit * spi}  # fmt: skip
 
 
 def best(fn: Callable[[], Any], repeats: int) -> float:
@@ -200,8 +201,10 @@ def others() -> None:
         ours_pm = best(lambda y=y, v=v: rma(y, v, method="PM"), 5)
         try:
             sm = best(lambda y=y, v=v: statsmodels_pm(y, v), 5)
-            print(f"  statsmodels PM     k = {k:>7,}: {ms(sm)} vs {ms(ours_pm)}  ratio {sm / ours_pm:6.1f}x  "
-                  f"tau² rel. diff {abs(statsmodels_pm(y, v) / rma(y, v, method='PM').tau2 - 1):.0e}")  # fmt: skip
+            print(
+                f"  statsmodels PM     k = {k:>7,}: {ms(sm)} vs {ms(ours_pm)}  ratio {sm / ours_pm:6.1f}x  "
+                f"tau² rel. diff {abs(statsmodels_pm(y, v) / rma(y, v, method='PM').tau2 - 1):.0e}"
+            )
         except ImportError:
             print("  statsmodels not importable")
 
@@ -217,8 +220,10 @@ def cold_start(repeats: int = 5) -> None:
         )
         cmds = {
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
-            "python -m livingreview.meta_cli F --json": [sys.executable, "-m", "livingreview.meta_cli", str(path), "--json"],
-            "python -m livingreview meta F --json": [sys.executable, "-m", "livingreview", "meta", str(path), "--json"],
+            "python -m livingreview.meta_cli F --json":
+                [sys.executable, "-m", "livingreview.meta_cli", str(path), "--json"],
+            "python -m livingreview meta F --json":
+                [sys.executable, "-m", "livingreview", "meta", str(path), "--json"],
         }  # fmt: skip
         times = {}
         for name, cmd in cmds.items():
@@ -230,7 +235,8 @@ def cold_start(repeats: int = 5) -> None:
             times[name] = min(runs)
         probe = (
             "import sys, runpy; sys.argv = ['x', %r, '--json']; import livingreview.meta_cli as m; m.main(); "
-            "print(sorted(n for n in ('pandas', 'scipy.stats', 'matplotlib') if n in sys.modules), file=sys.stderr)"
+            "print(sorted(n for n in ('pandas', 'scipy.stats', 'matplotlib') if n in sys.modules), "
+            "file=sys.stderr)"
         )
         proc = subprocess.run(
             [sys.executable, "-c", probe % str(path)], env=env, capture_output=True, text=True

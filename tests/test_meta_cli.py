@@ -70,7 +70,8 @@ def test_json_main_keys_match_metafor(bcg_csv: Path, capsys: pytest.CaptureFixtu
 
 
 def test_json_optional_sections(bcg_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "meta", str(bcg_csv), "--method", "PM", "--knha", "--json", "--control", "metafor",
+    code, out, _ = _run(capsys, "meta", str(bcg_csv), "--method", "PM", "--knha", "--json",
+                        "--control", "metafor",
                         "--egger", "--trimfill", "--leave1out", "--cumulative-by", "year",
                         "--moderator", "ablat", "--moderator", "alloc")  # fmt: skip
     assert code == 0

@@ -70,8 +70,12 @@ finite_or_wild = st.one_of(
 
 
 @PROPERTY
-@given(yi=st.lists(finite_or_wild, min_size=1, max_size=8), vi=st.lists(finite_or_wild, min_size=1, max_size=8),
-       method=st.sampled_from(["REML", "PM", "DL", "EE"]), test=st.sampled_from(["z", "knha"]))  # fmt: skip
+@given(
+    yi=st.lists(finite_or_wild, min_size=1, max_size=8),
+    vi=st.lists(finite_or_wild, min_size=1, max_size=8),
+    method=st.sampled_from(["REML", "PM", "DL", "EE"]),
+    test=st.sampled_from(["z", "knha"]),
+)
 def test_never_a_traceback_nor_a_silent_degenerate_result(yi: list, vi: list, method: str, test: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -112,7 +116,9 @@ cell = st.one_of(
     rows=st.lists(st.tuples(cell, cell), min_size=1, max_size=6),
     header=st.sampled_from(["yi,vi", "yi,yi", "vi,yi"]),
 )
-def test_cli_gives_json_or_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list, header: str) -> None:  # fmt: skip
+def test_cli_gives_json_or_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: list, header: str
+) -> None:
     path = tmp_path / "d.csv"
     path.write_text(header + "\n" + "\n".join(f"{a},{b}" for a, b in rows) + "\n", encoding="utf-8")
     code = meta_cli.main(["meta", str(path), "--json"])

@@ -13,7 +13,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import Any
 
 import numpy as np

@@ -375,7 +375,8 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
 
     ``scale`` is the typical sampling variance (exact control's absolute floor is
     ``threshold`` × 1e-3 × scale); ``start`` replaces the HE start (leave-one-out fits under
-    exact control start from the full fit's tau², which they differ from by O(1/k)). A step that would make tau² negative is halved (metafor);
+    exact control start from the full fit's tau², which they differ from by O(1/k)). A step
+    that would make tau² negative is halved (metafor);
     under exact control a fit whose score at 0 points down stops exactly at 0 instead, and the
     step is Newton's wherever the observed information exceeds half the expected one: Newton
     converges quadratically where scoring converges linearly (and scoring overshoots where the

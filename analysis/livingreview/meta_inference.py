@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from livingreview.meta_core import EPS, FArray
+from livingreview.meta_core import EPS
 from livingreview.meta_fisher import Fits, Prepared
 
 
