@@ -216,7 +216,8 @@ def cold_start(repeats: int = 5) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.csv"
         path.write_text(
-            "yi,vi\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(y, v, strict=True)), encoding="utf-8"
+            "yi,vi\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(y, v, strict=True)),
+            encoding="utf-8",
         )
         cmds = {
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
