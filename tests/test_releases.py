@@ -495,3 +495,15 @@ def test_a_study_printing_r_changes_the_test_and_the_message_names_both(project_
         assert f"(before: {significance_basis(old)}; now: {significance_basis(new)})" in clause
         assert "now: pooled r" in clause
     assert whats_new_text(c).count(conclusion_flag(c)) == 1
+
+
+def test_certainty_compared_by_whats_new_is_the_summary_of_findings_certainty(root: Path) -> None:
+    from livingreview import grade
+    from livingreview.data import load_dataset
+
+    shown = {
+        g.domain: g.certainty or "not yet graded"
+        for g in grade.domain_grades(load_dataset(root / "data"), grade.load_grade(root / "data"))
+        if g.n_studies
+    }
+    assert certainty(root) == shown
