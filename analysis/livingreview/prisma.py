@@ -63,6 +63,9 @@ SYNTHESIS_LABEL = "Earlier reviews and meta-analyses (context only)"
 def exclusion_group(reason: str) -> str:
     """Group of an ``excluded`` record's reason (see ``EXCLUSION_GROUPS``)."""
     text = reason.lower()
+    for label, _ in EXCLUSION_GROUPS:  # reasons recorded by `livingreview screen` start with the label
+        if text.startswith(label.lower()):
+            return label
     for label, phrases in EXCLUSION_GROUPS:
         if any(p in text for p in phrases):
             return label
@@ -195,7 +198,13 @@ def flow_problems(flow: Flow, file: str = "screening.csv") -> list[str]:
 def check_rows(
     screening: list[dict[str, str]], searches: list[dict[str, str]]
 ) -> Iterator[tuple[str, int, str, str]]:
-    """Validator hook: (file, row, column, message) for flow counts that do not add up."""
+    """Validator hook: (file, row, column, message) for flow counts that do not add up.
+
+    Runs of stored strategies (``strategy_id`` given) and the records screened from their queue are
+    checked by ``livingreview.search.check_rows`` instead.
+    """
+    searches = [r for r in searches if not r.get("strategy_id")]
+    screening = [r for r in screening if r.get("notes_file") != "candidates.csv"]
     found = [r.get("records_found", "") for r in searches]
     given = [v for v in found if v.strip()]
     if given and len(given) != len(found):

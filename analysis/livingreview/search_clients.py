@@ -105,7 +105,7 @@ def _entrez(settings: Settings) -> Iterator[Any]:
     socket.setdefaulttimeout(settings.timeout)
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Email address is not specified.*")
+            warnings.filterwarnings("ignore", message=r"(?s).*Email address is not specified")
             yield Entrez
     finally:
         Entrez.email, Entrez.tool, Entrez.api_key, Entrez.max_tries, Entrez.sleep_between_tries = saved
@@ -191,6 +191,8 @@ def search_pubmed(
     dates = {"datetype": "edat", "mindate": f"{since:%Y/%m/%d}", "maxdate": f"{until:%Y/%m/%d}"}
     ids: list[str] = []
     count = None
+    if not settings.email:
+        log("  PubMed: NCBI_EMAIL is not set; NCBI asks every E-utilities user for a contact address")
     with _entrez(settings) as entrez:
         while count is None or len(ids) < count:
             params = {"db": "pubmed", "term": query, "retstart": len(ids), "retmax": settings.page_size}
