@@ -187,8 +187,16 @@ def check_rows(tables: dict[str, list[dict[str, str]]]) -> Iterator[tuple[str, i
     searches, queue = tables.get("searches", []), tables.get("candidates", [])
     screening = tables.get("screening", [])
     runs = [r for r in searches if r.get("strategy_id")]
+    strategies = {r.get("strategy_id") for r in tables.get("search_strategies", [])}
     for run in runs:
         pos = int(run["_row"])
+        if run["strategy_id"] not in strategies:
+            yield (
+                "searches.csv",
+                pos,
+                "strategy_id",
+                f"{run['strategy_id']!r} is not in search_strategies.csv",
+            )
         for column in ("date_from", "date_to", "records_found", "records_new"):
             if column in run and not run[column].strip():
                 yield ("searches.csv", pos, column, f"a run of strategy {run['strategy_id']} needs {column}")

@@ -85,10 +85,16 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
     except VersionError as err:
         print(f"whats-new: {err}", file=sys.stderr)
         return 1
+    from livingreview.results import diff_results, results_report
+    from livingreview.versions import snapshot
+
+    changed = diff_results(snapshot(project, comparison.before), project.root) if comparison.before else []
     if args.json:
-        print(json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False))
+        record = {**comparison.to_dict(), "results_changed": changed}
+        print(json.dumps(record, indent=2, ensure_ascii=False))
     else:
         print(comparison.report(), end="")
+        print(results_report(comparison.before, changed), end="")
     return 0
 
 
