@@ -269,3 +269,22 @@ def _found(title: str, **ids: str):
     from livingreview.search_clients import Found
 
     return Found(source="PubMed", title=title, **ids)
+
+
+def test_a_short_title_inside_a_longer_citation_is_not_a_duplicate() -> None:
+    seen = Q.screened(
+        [{"record_id": "X", "citation": "Doe J. Alliance and anxiety care in general practice. J"}]
+    )
+    assert seen.why_seen(_found("Alliance and anxiety care")) is None  # four words only
+    assert seen.why_seen(_found("Alliance and anxiety care in general practice")) == "title"
+
+
+def test_a_search_log_without_the_run_columns_is_refused(data_copy: Path) -> None:
+    log = (
+        (data_copy / "searches.csv")
+        .read_text(encoding="utf-8")
+        .replace(",records_new,", ",records_new_x,", 1)
+    )
+    (data_copy / "searches.csv").write_text(log, encoding="utf-8")
+    with pytest.raises(SearchError, match="missing column"):
+        run_search(data_copy, Settings(), TODAY, quiet)

@@ -34,6 +34,7 @@ QUEUE_COLUMNS = (
     "search_id",
 )
 MIN_TITLE = 20  # shorter normalised titles are not trusted to identify a record on their own
+MIN_WORDS_IN_CITATION = 6  # a title found inside a screened record's citation text must be this long
 
 PMID_URL = re.compile(r"(?:pubmed\.ncbi\.nlm\.nih\.gov/|ncbi\.nlm\.nih\.gov/pubmed/|pubid)(\d{4,9})")
 PMCID_RE = re.compile(r"\bPMC\d{4,9}\b")
@@ -99,7 +100,7 @@ class Seen:
             if norm in self.titles:
                 return "title"
             padded = f" {norm} "
-            if any(padded in c for c in self.citations):
+            if len(norm.split()) >= MIN_WORDS_IN_CITATION and any(padded in c for c in self.citations):
                 return "title"
         return None
 

@@ -21,6 +21,7 @@ from livingreview.search_clients import CLIENTS, SOURCE_NAMES, Found, SearchErro
 
 STRATEGIES_FILE = "search_strategies.csv"
 SEARCHES_FILE = "searches.csv"
+LOG_COLUMNS = ("search_id", "strategy", "strategy_id", "date_from", "date_to", "records_found", "records_new")
 
 Log = Callable[[str], None]
 
@@ -88,6 +89,11 @@ def plan_runs(data_dir: Path, today: dt.date) -> list[Run]:
     if not strategies:
         raise SearchError(f"{STRATEGIES_FILE}: no stored search strategy to run")
     log_rows = Q.read_csv(data_dir / SEARCHES_FILE)
+    missing = [c for c in LOG_COLUMNS if c not in Q.header(data_dir / SEARCHES_FILE)]
+    if missing:
+        raise SearchError(
+            f"{SEARCHES_FILE}: missing column(s) {', '.join(missing)}; the run could not be logged"
+        )
     runs: list[Run] = []
     for strategy in strategies:
         if strategy.get("source") not in CLIENTS:
