@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from livingreview import candidates as Q
 from livingreview import screen
 from livingreview.cli import main
@@ -76,9 +78,10 @@ def test_exclude_moves_the_record_into_screening(queued: Path) -> None:
 
 
 def test_the_prisma_flow_counts_the_decision(queued: Path) -> None:
-    from livingreview.prisma import exclusion_group, load_flow
+    from livingreview.prisma import exclusion_group, flow_problems, load_flow
 
     root = queued.parent
+    shutil.copytree(ROOT / "releases", root / "releases")  # the previous version's snapshot
     before = load_flow(root, "0.2.0")
     screen.record_decision(queued, screen.Decision("PMID39000001", "exclude", "outcome"))
     after = load_flow(root, "0.2.0")
@@ -86,6 +89,11 @@ def test_the_prisma_flow_counts_the_decision(queued: Path) -> None:
     assert after.n_excluded == before.n_excluded + 1
     group = "Outcome not eligible or not measured"
     assert after.excluded.get(group, 0) == before.excluded.get(group, 0) + 1
+    # The update's identification counts the run logged since the previous version (found 3, 2 new:
+    # 1 duplicate removed) and the record still waiting in the queue is not counted as removed.
+    assert (before.n_searches, before.records_found, before.queued) == (1, 3, 2)
+    assert (after.records_found, after.queued, after.removed_before_screening) == (3, 1, 1)
+    assert before.removed_before_screening == 1 and flow_problems(after) == []
     for code, text in screen.REASONS["excluded"].items():
         if code != "other":
             assert exclusion_group(text + ": a note") == text
