@@ -144,3 +144,28 @@ def test_interactive_screening_shows_each_record_and_records_answers(queued: Pat
     assert "PMID 39000001" in text or "PMID 39000001".upper() in text.upper()
     assert read(queued / "screening.csv")[-1]["reason"] == "Same sample as an included study: Doe 2020 sample"
     assert [r["record_id"] for r in read(queued / "candidates.csv")] == ["PMID39000002"]
+
+
+def test_the_validator_checks_the_reasons_of_records_screened_from_the_queue(queued: Path) -> None:
+    screen.record_decision(queued, screen.Decision("PMID39000001", "exclude", "outcome"))
+    path = queued / "screening.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("Outcome not eligible or not measured", "did not like it"), encoding="utf-8")
+    problems = [str(p) for p in validate_data(queued).problems]
+    assert any(
+        p.startswith("screening.csv:")
+        and p.endswith(
+            ":reason: 'did not like it' is not a reason the screening vocabulary allows for a record marked excluded "
+            "record (livingreview screen --reasons)"
+        )
+        for p in problems
+    ), problems
+
+
+def test_interactive_screening_stops_cleanly_at_the_end_of_input(queued: Path) -> None:
+    def ask(_: str) -> str:
+        raise EOFError
+
+    shown: list[str] = []
+    assert screen.interactive(queued, ask=ask, log=shown.append) == 0
+    assert shown[-1] == "\nstopped: 0 decisions recorded, the rest stay in the queue"

@@ -213,6 +213,9 @@ def check_rows(tables: dict[str, list[dict[str, str]]]) -> Iterator[tuple[str, i
                 "date_to",
                 "the period searched must end on or before the search date",
             )
+    from livingreview.screen import check_reasons
+
+    yield from check_reasons(screening)
     screened_ids = {r.get("record_id") for r in screening}
     for row in queue:
         if row.get("record_id") in screened_ids:

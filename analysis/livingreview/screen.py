@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,25 +190,36 @@ def vocabulary_text() -> str:
 
 
 def interactive(data_dir: Path, ask: Callable[[str], str] = input, log: Callable[[str], None] = print) -> int:
-    """Show queued records one by one and record each decision as it is made; return how many."""
-    done = 0
+    """Show queued records one by one and record each decision as it is made; return how many.
+
+    Every decision is saved when it is made, so quitting (``q``, end of input or Ctrl-C) loses nothing.
+    """
+    done: list[str] = []
+    try:
+        _screen_queue(data_dir, ask, log, done)
+    except (EOFError, KeyboardInterrupt):
+        log(f"\nstopped: {len(done)} decisions recorded, the rest stay in the queue")
+    return len(done)
+
+
+KEYS = {"i": "include", "e": "exclude", "a": "adjacent", "y": "synthesis", "w": "awaiting"}
+PROMPT = "\n[i]nclude [e]xclude [a]djacent [y] synthesis [w] awaiting [s]kip [q]uit: "
+
+
+def _screen_queue(
+    data_dir: Path, ask: Callable[[str], str], log: Callable[[str], None], done: list[str]
+) -> None:
     queue = Q.read_csv(data_dir / Q.QUEUE_FILE)
     log(f"{len(queue)} records in the screening queue")
     for i, row in enumerate(queue, start=1):
         log(f"\n[{i}/{len(queue)}] " + show(row))
         while True:
-            key = (
-                ask("\n[i]nclude [e]xclude [a]djacent [y] synthesis [w] awaiting [s]kip [q]uit: ")
-                .strip()
-                .lower()
-            )
+            key = ask(PROMPT).strip().lower()
             if key in {"q", "quit"}:
-                return done
+                return
             if key in {"s", "skip", ""}:
                 break
-            action = {"i": "include", "e": "exclude", "a": "adjacent", "y": "synthesis", "w": "awaiting"}.get(
-                key
-            )
+            action = KEYS.get(key)
             if action is None:
                 continue
             kind = {"include": None, "exclude": "excluded", "adjacent": "adjacent"}.get(action, action)
@@ -228,6 +239,23 @@ def interactive(data_dir: Path, ask: Callable[[str], str] = input, log: Callable
                 f"  recorded: {written['decision']}"
                 + (f" ({written['reason']})" if written["reason"] else "")
             )
-            done += 1
+            done.append(row["record_id"])
             break
-    return done
+
+
+def check_reasons(screening: list[dict[str, str]]) -> Iterator[tuple[str, int, str, str]]:
+    """Validator hook: a record screened from the queue has a reason from the vocabulary."""
+    for row in screening:
+        if row.get("notes_file") != NOTES_FILE or row.get("decision") == "included":
+            continue
+        kind = "awaiting" if row.get("decision", "").startswith("awaiting") else row.get("decision", "")
+        texts = REASONS.get(kind, {}).values()
+        reason = row.get("reason", "")
+        if not any(reason == text or reason.startswith(text + ": ") for text in texts):
+            yield (
+                SCREENING_FILE,
+                int(row["_row"]),
+                "reason",
+                f"{reason!r} is not a reason the screening vocabulary allows for a record marked {kind} "
+                "(livingreview screen --reasons)",
+            )
