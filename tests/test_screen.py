@@ -155,8 +155,8 @@ def test_the_validator_checks_the_reasons_of_records_screened_from_the_queue(que
     assert any(
         p.startswith("screening.csv:")
         and p.endswith(
-            ":reason: 'did not like it' is not a reason the screening vocabulary allows for a record marked excluded "
-            "record (livingreview screen --reasons)"
+            ":reason: 'did not like it' is not a reason the screening vocabulary allows for a record "
+            "marked excluded (livingreview screen --reasons)"
         )
         for p in problems
     ), problems
