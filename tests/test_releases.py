@@ -30,7 +30,7 @@ from livingreview.versions import (
 )
 from test_build import add_study, livingreview
 
-DATE = "2026-12-15"
+DATE = "2026-11-28"  # after v0.1.0 (2026-11-27) and not in the future
 
 
 def tree_digest(root: Path) -> dict[str, str]:

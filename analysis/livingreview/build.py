@@ -7,9 +7,9 @@ import subprocess
 from collections.abc import Callable
 
 from livingreview.execute import execute_all
+from livingreview.gate import check_project
 from livingreview.paths import Project
 from livingreview.preview import build_preview
-from livingreview.validate import validate_data
 
 RENDER_HINT = 'pip install -e ".[render]"'
 
@@ -26,7 +26,7 @@ def build(
     project: Project, log: Callable[[str], None] = print, use_quarto: bool = True, force: bool = False
 ) -> str:
     """Run the whole pipeline; return the path of what was produced."""
-    report = validate_data(project.data, project.bibliography)
+    report = check_project(project)
     if not report.ok:
         raise BuildError(
             "\n".join(str(p) for p in report.problems)

@@ -7,19 +7,23 @@ import sys
 from pathlib import Path
 
 from livingreview import __version__, meta_cli
+from livingreview.cells import DataError
 from livingreview.paths import Project, ProjectNotFoundError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from livingreview.gate import check_project, is_project
     from livingreview.validate import validate_data
 
     if args.data_dir:
         data_dir = Path(args.data_dir)
-        bib = data_dir.resolve().parent / "references.bib"
+        root = data_dir.resolve().parent
+        if is_project(root) and data_dir.resolve() == (root / "data"):
+            report = check_project(Project(root))
+        else:
+            report = validate_data(data_dir, root / "references.bib")
     else:
-        project = Project.locate()
-        data_dir, bib = project.data, project.bibliography
-    report = validate_data(data_dir, bib)
+        report = check_project(Project.locate())
     for problem in report.problems:
         print(problem)
     print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
@@ -28,10 +32,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_execute(args: argparse.Namespace) -> int:
     from livingreview.execute import execute_all
-    from livingreview.validate import validate_data
+    from livingreview.gate import check_project
 
     project = Project.locate()
-    report = validate_data(project.data, project.bibliography)
+    report = check_project(project)
     if not report.ok:
         for problem in report.problems:
             print(problem, file=sys.stderr)
@@ -76,10 +80,17 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_whats_new(args: argparse.Namespace) -> int:
     import json
 
+    from livingreview.gate import check_project
     from livingreview.release import read_cff
     from livingreview.versions import VersionError, whats_new
 
     project = Project.locate()
+    report = check_project(project)
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        print("whats-new stopped: the project is invalid (see above)", file=sys.stderr)
+        return 1
     try:
         comparison = whats_new(project, str(read_cff(project.citation_cff)["version"]), args.since)
     except VersionError as err:
@@ -159,3 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     except ProjectNotFoundError as err:
         print(f"livingreview: {err}", file=sys.stderr)
         return 2
+    except DataError as err:  # a table the gate did not see (e.g. a snapshot): one line, no traceback
+        print(err, file=sys.stderr)
+        return 1

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from livingreview import versions as V
+from livingreview.manifest import MANIFEST, write_manifest
 from livingreview.paths import Project
 
 CHANGELOG = "CHANGELOG.md"
@@ -297,23 +298,22 @@ def plan_release(
     today: dt.date | None = None,
 ) -> ReleasePlan:
     """Decide whether ``version`` may be released now; raise :class:`ReleaseError` if not."""
-    from livingreview.validate import validate_data
+    from livingreview.gate import check_project
 
     try:
         new = V.parse_version(version)
     except V.VersionError as err:
         raise ReleaseError(str(err)) from None
     version = V.format_version(new)
-    report = validate_data(project.data, project.bibliography)
+    today = today or dt.date.today()
+    report = check_project(project, today)
     if not report.ok:
         raise ReleaseError(
             f"data invalid ({len(report.problems)} problems, first: {report.problems[0]}); "
             "run `livingreview validate`"
         )
-    try:
-        day = dt.date.fromisoformat(date) if date else (today or dt.date.today())
-    except ValueError:
-        raise ReleaseError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    day = release_day(date, today)
+    trigger = one_line_trigger(trigger)
     cff = read_cff(project.citation_cff)
     current = V.parse_version(str(cff["version"]))
     released = V.released_versions(V.releases_dir(project))
@@ -328,6 +328,8 @@ def plan_release(
             version, None, day.isoformat(), trigger or _default_trigger("initial", c), "initial", c
         )
     last = released[-1]
+    if V.same_data(V.snapshot(project, last), project.root):
+        raise ReleaseError(f"nothing changed since v{last}: data/ and references.bib are the released ones")
     if V.parse_version(last) != current:
         raise ReleaseError(
             f"CITATION.cff says version {V.format_version(current)} but the newest snapshot is v{last}; "
@@ -367,6 +369,39 @@ def plan_release(
     )
 
 
+def release_day(date: str | None, today: dt.date) -> dt.date:
+    """The release date: ``--date`` (a full ISO date, not in the future) or today."""
+    if not date:
+        return today
+    from livingreview.cells import CellError, parse_cell
+
+    try:
+        day = parse_cell("date", date)
+    except CellError:
+        raise ReleaseError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    assert isinstance(day, dt.date)
+    if day > today:
+        raise ReleaseError(f"--date {day} is in the future (today is {today})")
+    return day
+
+
+TRIGGER_MAX = 300
+
+
+def one_line_trigger(trigger: str | None) -> str | None:
+    """A trigger as one line of plain text (line breaks and runs of spaces become one space)."""
+    if trigger is None:
+        return None
+    text = " ".join(trigger.split())
+    if not text:
+        raise ReleaseError("--trigger is empty")
+    if len(text) > TRIGGER_MAX:
+        raise ReleaseError(f"--trigger has {len(text)} characters; say it in at most {TRIGGER_MAX}")
+    if any(not ch.isprintable() for ch in text):
+        raise ReleaseError("--trigger contains control characters")
+    return text
+
+
 def _next_versions(v: tuple[int, int, int]) -> list[tuple[int, int, int]]:
     """Next MAJOR, MINOR and PATCH versions."""
     return [(v[0] + 1, 0, 0), (v[0], v[1] + 1, 0), (v[0], v[1], v[2] + 1)]
@@ -381,7 +416,7 @@ def set_cff_fields(text: str, version: str, date: str) -> str:
     return out
 
 
-def changelog_entry(plan: ReleasePlan) -> str:
+def changelog_entry(plan: ReleasePlan, snapshot_digest: str | None = None) -> str:
     c = plan.comparison
     lines = [f"## {plan.version} — {plan.date}", "", f"- Release type: {LEVEL_MEANING[plan.level]}"]
     lines.append(f"- Trigger: {plan.trigger}")
@@ -393,6 +428,8 @@ def changelog_entry(plan: ReleasePlan) -> str:
             if row["detail"] != "none" and not row["group"].startswith("Headline"):
                 lines.append(f"- {row['item']}: {row['detail']}")
     lines.append(f"- Conclusions: {V.conclusion_flag(c)}")
+    if snapshot_digest:
+        lines.append(f"- Snapshot checksum: `{MANIFEST}` sha256 {snapshot_digest}")
     return "\n".join(lines) + "\n"
 
 
@@ -493,14 +530,16 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
         (folder / V.WHATS_NEW_FILE).write_text(
             json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        digests.append(write_manifest(folder))
 
+    digests: list[str] = []
     staging = _Staging()
     try:
         V.releases_dir(project).mkdir(exist_ok=True)
         staging.folder(V.snapshot(project, plan.version), fill)
         staging.file(project.citation_cff, cff_text)
         old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
-        staging.file(changelog, prepend_changelog(old_log, changelog_entry(plan)))
+        staging.file(changelog, prepend_changelog(old_log, changelog_entry(plan, digests[-1])))
         staging.file(root / ZENODO, zenodo_text(cff, last_searched))
         staging.commit()
         # _variables.yml depends on the new CITATION.cff and snapshot, so it is computed now.
