@@ -91,6 +91,9 @@ def read_table(path: str) -> Table:
             if header is None:
                 raise CliError(f"{path}:1: empty file")
             header = [h.strip() for h in header]
+            for h in header:
+                if header.count(h) > 1:
+                    raise CliError(f"{path}:1:{h or '-'}: duplicate column")
             cols: dict[str, list[str]] = {h: [] for h in header}
             lines: list[int] = []
             for row in reader:
