@@ -42,7 +42,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.message}"
+        return one_line(f"{self.file}:{self.row}:{self.column}: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and other unprintable character escaped (``\\u2028``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
