@@ -163,10 +163,30 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WRITERS = ("execute", "build", "release")  # hold the project lock; recover an interrupted command first
+
+
+def _run(args: argparse.Namespace) -> int:
+    from livingreview.transaction import LockedError, exclusive, settle
+
+    if args.command in WRITERS:
+        try:
+            with exclusive(Project.locate().root, args.command) as recovered:
+                if recovered:
+                    print(f"livingreview: {recovered}", file=sys.stderr)
+                return int(args.func(args))
+        except LockedError as err:
+            print(err, file=sys.stderr)
+            return 1
+    if args.command in ("validate", "whats-new") and not getattr(args, "data_dir", None):
+        settle(Project.locate().root)
+    return int(args.func(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        return _run(args)
     except ProjectNotFoundError as err:
         print(f"livingreview: {err}", file=sys.stderr)
         return 2

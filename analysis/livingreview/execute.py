@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from livingreview.data import load_dataset
 from livingreview.paths import Project
 from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
+from livingreview.transaction import Transaction
 from livingreview.variables import compute_variables, write_variables
 from livingreview.versions import versions_variables
 
@@ -122,11 +124,15 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
 
 
-def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:
+def execute_all(
+    project: Project, log: Callable[[str], None] = print, force: bool = False, txn: Transaction | None = None
+) -> list[Path]:
     """Execute every notebook of ``analysis/`` (one kernel per core), then save them all.
 
-    Nothing is written until every notebook has run: a failing cell leaves the stored notebooks
-    and ``_variables.yml`` exactly as they were.
+    Nothing is written until every notebook has run, and then all of them and ``_variables.yml``
+    are switched into place together (:mod:`livingreview.transaction`): a failing cell or a kill
+    leaves them exactly as they were. With ``txn`` the outputs join that transaction (switched,
+    not yet committed).
     """
     notebooks = project.notebooks()
     workers = max(1, min(len(notebooks), os.cpu_count() or 1))
@@ -139,10 +145,21 @@ def execute_all(project: Project, log: Callable[[str], None] = print, force: boo
         return await variables, executed
 
     variables, executed = asyncio.run(everything())
-    changed = write_variables(project.variables_yml, variables)
-    log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
-    for path, nb in zip(notebooks, executed, strict=True):
-        staged = path.with_suffix(".ipynb.tmp")
-        nbformat.write(nb, staged)
-        staged.replace(path)
+    own = txn is None
+    txn = txn or Transaction(project.root, "execute")
+    try:
+        staged = txn.stage(project.variables_yml.relative_to(project.root).as_posix())
+        if project.variables_yml.is_file():
+            shutil.copy2(project.variables_yml, staged)
+        changed = write_variables(staged, variables)
+        log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+        for path, nb in zip(notebooks, executed, strict=True):
+            nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
+        txn.switch()
+    except BaseException:
+        if own:
+            txn.rollback()
+        raise
+    if own:
+        txn.commit()
     return notebooks

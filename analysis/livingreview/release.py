@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import yaml
 from livingreview import versions as V
 from livingreview.manifest import MANIFEST, write_manifest
 from livingreview.paths import Project
+from livingreview.transaction import Transaction
 
 CHANGELOG = "CHANGELOG.md"
 ZENODO = ".zenodo.json"
@@ -442,62 +441,6 @@ def prepend_changelog(existing: str | None, entry: str) -> str:
     return CHANGELOG_HEADER + "\n" + entry + ("\n" + body.lstrip("\n") if body.strip() else "")
 
 
-class _Staging:
-    """Files and folders written beside their destination first, then renamed into place together.
-
-    If anything fails before or during the renames, every destination is restored as it was.
-    """
-
-    def __init__(self) -> None:
-        self.items: list[tuple[Path, Path]] = []
-        self.done: list[tuple[Path, Path | None]] = []
-
-    def file(self, final: Path, text: str) -> None:
-        tmp = final.with_name(f".{final.name}.release-tmp")
-        tmp.write_text(text, encoding="utf-8")
-        self.items.append((tmp, final))
-
-    def folder(self, final: Path, fill: Callable[[Path], None]) -> None:
-        tmp = final.with_name(f".{final.name}.release-tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        self.items.append((tmp, final))
-        fill(tmp)
-
-    def commit(self) -> None:
-        for tmp, final in self.items:
-            backup = None
-            if final.exists():
-                backup = final.with_name(f".{final.name}.release-bak")
-                os.replace(final, backup)
-            os.replace(tmp, final)
-            self.done.append((final, backup))
-        self.items = []
-
-    def finish(self) -> None:
-        for _, backup in self.done:
-            if backup is not None and backup.exists():
-                (shutil.rmtree if backup.is_dir() else os.remove)(backup)
-        self.done = []
-
-    def rollback(self) -> None:
-        for final, backup in reversed(self.done):
-            if final.is_dir():
-                shutil.rmtree(final)
-            elif final.exists():
-                final.unlink()
-            if backup is not None:
-                os.replace(backup, final)
-        self.done = []
-        for tmp, _ in self.items:
-            if tmp.is_dir():
-                shutil.rmtree(tmp)
-            elif tmp.exists():
-                tmp.unlink()
-        self.items = []
-
-
 def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     """Write the release ``plan``: snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json, _variables.yml."""
     from livingreview.data import load_dataset
@@ -523,6 +466,7 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     }
 
     def fill(folder: Path) -> None:
+        folder.mkdir(parents=True)
         shutil.copytree(project.data, folder / "data")
         if project.bibliography.is_file():
             shutil.copy2(project.bibliography, folder / "references.bib")
@@ -533,25 +477,18 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
         digests.append(write_manifest(folder))
 
     digests: list[str] = []
-    staging = _Staging()
-    try:
-        V.releases_dir(project).mkdir(exist_ok=True)
-        staging.folder(V.snapshot(project, plan.version), fill)
-        staging.file(project.citation_cff, cff_text)
+    rel = {
+        path: path.relative_to(root).as_posix() for path in (project.citation_cff, changelog, root / ZENODO)
+    }
+    with Transaction(root, "release") as txn:
+        fill(txn.stage(V.snapshot(project, plan.version).relative_to(root).as_posix()))
+        txn.write_text(rel[project.citation_cff], cff_text)
         old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
-        staging.file(changelog, prepend_changelog(old_log, changelog_entry(plan, digests[-1])))
-        staging.file(root / ZENODO, zenodo_text(cff, last_searched))
-        staging.commit()
+        txn.write_text(rel[changelog], prepend_changelog(old_log, changelog_entry(plan, digests[-1])))
+        txn.write_text(rel[root / ZENODO], zenodo_text(cff, last_searched))
+        txn.switch()
         # _variables.yml depends on the new CITATION.cff and snapshot, so it is computed now.
-        variables = compute_project_variables(project)
-        staged_vars = root / "._variables.yml.release-tmp"
-        write_variables(staged_vars, variables)
-        staging.items.append((staged_vars, project.variables_yml))
-        staging.commit()
-    except BaseException:
-        staging.rollback()
-        raise
-    staging.finish()
+        write_variables(txn.stage(project.variables_yml.name), compute_project_variables(project))
     return [
         V.snapshot(project, plan.version),
         project.citation_cff,
