@@ -19,6 +19,7 @@ from matplotlib.patches import Patch
 from livingreview.data import Dataset
 from livingreview.figures import OKABE_ITO, use_book_style
 from livingreview.reporting_data import read_resource
+from livingreview.scale import MAX_FIGURE_ROWS, largest, shown_note
 from livingreview.tables import study_label
 
 INCLUDED = ("A", "B", "C")
@@ -96,6 +97,11 @@ def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
     """robvis-style traffic-light plot: one row per study, one column per QUIPS domain."""
     use_book_style()
     matrix = judgement_matrix(rob, data)
+    total = len(matrix)
+    if total > MAX_FIGURE_ROWS:
+        size = data.studies.set_index("study_id")["n_analysed"].astype("Float64")
+        keep = largest(pd.DataFrame({"study_id": matrix.index}), "study_id", size)["study_id"]
+        matrix = matrix.loc[keep]
     relevance = data.studies.set_index("study_id")["arm_relevance"]
     n_rows, n_cols = matrix.shape
     fig, ax = plt.subplots(figsize=(6.8, 0.27 * n_rows + 2.3))
@@ -133,6 +139,9 @@ def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
         title_fontsize=8,
     )
     ax.text(1.04, 0.74, key, transform=ax.transAxes, fontsize=7.5, va="top", ha="left")
+    if n_rows < total:
+        note = shown_note(n_rows, total, "studies", "data/risk_of_bias.csv")
+        ax.set_title(note, fontsize=8, loc="left", pad=18)
     fig.tight_layout()
     return fig
 
