@@ -394,15 +394,8 @@ def test_release_date_rules(project_copy: Path, date: str, text: str) -> None:
         plan_release(Project(project_copy), "0.2.0", date=date)
 
 
-def test_empty_patch_is_refused(project_copy: Path) -> None:
-    from livingreview.release import ReleaseError, plan_release
-
-    with pytest.raises(ReleaseError, match="nothing changed since v0.1.0"):
-        plan_release(Project(project_copy), "0.1.1")
-
-
-def test_trigger_cannot_forge_a_changelog_heading(project_copy: Path) -> None:
-    from livingreview.release import CHANGELOG, changelog_versions, plan_release, write_release
+def test_trigger_cannot_forge_a_changelog_heading_and_empty_patch_is_refused(project_copy: Path) -> None:
+    from livingreview.release import CHANGELOG, ReleaseError, changelog_versions, plan_release, write_release
 
     set_cell(project_copy, "studies", "notes", "a corrected note")
     project = Project(project_copy)
@@ -415,3 +408,5 @@ def test_trigger_cannot_forge_a_changelog_heading(project_copy: Path) -> None:
     assert not re.search(r"(?m)^#", text.split("## 0.1.1", 1)[1].split("## 0.1.0", 1)[0])
     assert problems(project_copy) == []  # the new snapshot carries its manifest, recorded in the changelog
     assert "Snapshot checksum" in text.split("## 0.1.0", 1)[0]
+    with pytest.raises(ReleaseError, match="nothing changed since v0.1.1"):
+        plan_release(project, "0.1.2", date="2026-11-28")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livingreview.bib import read_bibliography
+from livingreview.bibcheck import check_bibliography, included_keys
 from livingreview.cells import CellError, csv_records, parse_cell
 from livingreview.schema_check import (
     CORE,
@@ -344,7 +345,9 @@ def _read_package(package_path: Path) -> tuple[dict | None, list[Problem]]:
     return (None if structural else package), problems + structural
 
 
-def _check_bibliography(bib_path: Path, problems: list[Problem]) -> frozenset[str] | None:
+def _check_bibliography(
+    bib_path: Path, problems: list[Problem], tables: dict[str, Rows]
+) -> frozenset[str] | None:
     if not bib_path.is_file():
         problems.append(Problem(BIB_FILE, 0, "-", f"bibliography missing at {bib_path}"))
         return None
@@ -355,6 +358,13 @@ def _check_bibliography(bib_path: Path, problems: list[Problem]) -> frozenset[st
         Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})") for line, kind in bib.failed
     )
     problems.extend(Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates)
+    included = included_keys(tables.get("studies", []), tables.get("screening", []))
+    problems.extend(Problem(*found) for found in check_bibliography(bib, BIB_FILE, included))
+    methods_bib = bib_path.parent / "methods.bib"
+    if methods_bib.is_file() and _read_text(methods_bib, methods_bib.name, problems) is not None:
+        problems.extend(
+            Problem(*found) for found in check_bibliography(read_bibliography(methods_bib), methods_bib.name)
+        )
     return bib.keys
 
 
@@ -398,7 +408,7 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
     for table, rows in tables.items():
         problems.extend(Problem(*f) for f in foreign_key_problems(files[table], rows, schemas[table], tables))
 
-    bib_keys = _check_bibliography(bib_path, problems)
+    bib_keys = _check_bibliography(bib_path, problems, tables)
     if any(name not in tables for name in CORE):
         # A core table could not be read: cross-table checks would only repeat that problem.
         return Report(tuple(sorted(set(problems))), {n: len(r) for n, r in tables.items()})
