@@ -6,8 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
-from livingreview.execute import execute_all
-from livingreview.gate import check_project
+from livingreview.execute import run_all
 from livingreview.paths import Project
 from livingreview.preview import build_preview
 from livingreview.transaction import Transaction
@@ -27,16 +26,13 @@ def build(
     project: Project, log: Callable[[str], None] = print, use_quarto: bool = True, force: bool = False
 ) -> str:
     """Run the whole pipeline; return the path of what was produced."""
-    report = check_project(project)
-    if not report.ok:
-        raise BuildError(
-            "\n".join(str(p) for p in report.problems)
-            + "\nbuild stopped: data invalid; nothing was executed or written"
-        )
-    log(report.summary())
     # One transaction: notebooks, _variables.yml and the rendered output change together or not at all.
     with Transaction(project.root, "build") as txn:
-        execute_all(project, log, force=force, txn=txn)
+        problems = run_all(project, log, force=force, txn=txn)  # validates while the kernels start
+        if problems:
+            raise BuildError(
+                "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
+            )
         quarto = quarto_path() if use_quarto else None
         if quarto:
             log("rendering the book with Quarto …")

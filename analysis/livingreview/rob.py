@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from livingreview.data import Dataset
-from livingreview.figures import OKABE_ITO, use_book_style
+from livingreview.palette import OKABE_ITO
 from livingreview.reporting_data import read_resource
 from livingreview.scale import MAX_FIGURE_ROWS, largest, shown_note
-from livingreview.tables import study_label
+
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn (validate stays fast)
+    from matplotlib.figure import Figure
 
 INCLUDED = ("A", "B", "C")
 DOMAINS = ("participation", "attrition", "prognostic_factor", "outcome", "confounding", "analysis")
@@ -95,6 +95,12 @@ def counts(rob: pd.DataFrame, data: Dataset) -> dict[str, int]:
 
 def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
     """robvis-style traffic-light plot: one row per study, one column per QUIPS domain."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from livingreview.figures import use_book_style
+    from livingreview.tables import study_label
+
     use_book_style()
     matrix = judgement_matrix(rob, data)
     total = len(matrix)
@@ -166,6 +172,10 @@ def weighted_shares(rob: pd.DataFrame, data: Dataset) -> tuple[pd.DataFrame, int
 
 def summary_plot(rob: pd.DataFrame, data: Dataset) -> Figure:
     """robvis-style weighted summary: per domain, the share of participants by judgement."""
+    import matplotlib.pyplot as plt
+
+    from livingreview.figures import use_book_style
+
     use_book_style()
     shares, unweighted = weighted_shares(rob, data)
     fig, ax = plt.subplots(figsize=(6.8, 3.3))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_FIGURE_ROWS = 40  # one row per study or association: beyond this a figure shows the largest ones
 MAX_TABLE_ROWS = 150  # longer tables show their first rows in the book; the CSV holds them all
