@@ -77,6 +77,7 @@ CORE: dict[str, dict[str, str]] = {
     "grade": {"outcome_domain": "string", "factor": "string", "downgrade": "integer", "reason": "string"},
     "prisma-checklist": {"item": "string", "anchor": "string"},
 }
+NUMERIC = {"integer", "number"}  # interchangeable for the analysis code (a protocol change may retype)
 CONSTRAINTS = {"required", "unique", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength"}
 FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.csv")
 
@@ -151,7 +152,7 @@ def _schema_problems(name: str, schema: dict, at: tuple) -> Iterator[Found]:
     for fname, kind in CORE.get(name, {}).items():
         if fname not in seen:
             yield PACKAGE, 0, _where(*at, "fields"), f"{name}.{fname} is missing (the analysis reads it)"
-        elif seen[fname] != kind:
+        elif seen[fname] != kind and {seen[fname], kind} != NUMERIC:
             yield PACKAGE, 0, _where(*at, "fields"), f"{name}.{fname} must be of type {kind!r}"
     key = schema.get("primaryKey", [])
     key = [key] if isinstance(key, str) else key

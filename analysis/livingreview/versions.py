@@ -494,7 +494,7 @@ def _ids(items: Sequence[str]) -> str:
         return ", ".join(items)
     rest = len(items) - MAX_IDS
     shown = ", ".join(items[:MAX_IDS])
-    return f"{shown} and {rest:,} more (all are listed in the release's {WHATS_NEW_FILE})"
+    return f"{shown} and {rest:,} more (`livingreview whats-new --json` lists them all)"
 
 
 def _count(n: int, one: str, many: str) -> str:
