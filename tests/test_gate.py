@@ -363,7 +363,7 @@ def test_meta_duplicated_header(tmp_path: Path) -> None:
         [sys.executable, "-m", "livingreview", "meta", str(path), "--json"], capture_output=True, text=True
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == f"{path}:1:yi: duplicate column"
+    assert done.stderr.strip() == f"{path}:1:yi: duplicate column name in the header"
 
 
 # --- release rules ----------------------------------------------------------------------------------
