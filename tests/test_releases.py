@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,13 +66,30 @@ def test_every_version_string_agrees(root: Path) -> None:
     assert version_problems(Project(root)) == []
 
 
-def test_shipped_repository_is_its_newest_release_with_its_snapshot(root: Path) -> None:
+def at_last_release(root: Path) -> Path:
+    """Put the data of the newest release back into a scratch copy: no unreleased data changes.
+
+    Between releases the shipped data carry unreleased changes (what the next release will contain),
+    so tests of what a single correction or a new study calls for start from the released data.
+    """
+    version = released_versions(root / "releases")[-1]
+    snap = root / "releases" / f"v{version}"
+    for path in (snap / "data").iterdir():
+        shutil.copy(path, root / "data" / path.name)
+    for path in (root / "data").iterdir():
+        if not (snap / "data" / path.name).exists():
+            path.unlink()
+    return root  # the bibliography stays current: it must pass today's bibliography rules
+
+
+def test_shipped_repository_is_its_newest_release_or_says_what_is_unreleased(root: Path) -> None:
     project = Project(root)
     version = str(read_cff(project.citation_cff)["version"])
     assert released_versions(root / "releases")[-1] == version
     snap = root / "releases" / f"v{version}"
-    for name in ("studies.csv", "effects.csv", "searches.csv", "screening.csv", "datapackage.json"):
-        assert (snap / "data" / name).read_bytes() == (root / "data" / name).read_bytes(), name
+    names = ("studies.csv", "effects.csv", "searches.csv", "screening.csv", "datapackage.json")
+    same = all((snap / "data" / n).read_bytes() == (root / "data" / n).read_bytes() for n in names)
+    assert whats_new(project, version).after == (version if same else f"{version} + unreleased changes")
     record = json.loads((snap / "whats-new.json").read_text(encoding="utf-8"))
     assert record["release"]["version"] == version
     assert changelog_versions((root / "CHANGELOG.md").read_text(encoding="utf-8"))[0][0] == version
@@ -209,6 +227,7 @@ def test_certainty_up_and_down(was: str, now: str, clause: str) -> None:
 
 
 def test_next_minor_release_after_adding_a_study(project_copy: Path) -> None:
+    at_last_release(project_copy)
     version, shipped_date = current_version(project_copy), release_date(project_copy)
     minor, patch, major = (next_version(project_copy, x) for x in ("minor", "patch", "major"))
     date = later_date(project_copy)
@@ -291,6 +310,7 @@ def edit_first(path: Path, key: str, column: str, value: str) -> str:
 
 
 def test_a_correction_is_a_patch_and_is_listed_with_its_columns(project_copy: Path) -> None:
+    at_last_release(project_copy)
     ident = edit_first(project_copy / "data" / "studies.csv", "study_id", "notes", "corrected note")
     project = Project(project_copy)
     version = current_version(project_copy)
@@ -304,14 +324,20 @@ def test_a_correction_is_a_patch_and_is_listed_with_its_columns(project_copy: Pa
 
 
 def test_a_changed_conclusion_demands_a_minor_release(project_copy: Path) -> None:
-    # Turning the positive arm-A symptom studies to null removes the significant sign test.
+    at_last_release(project_copy)
+    # Turning the positive arm-A studies to "no association" changes the direction of the evidence.
     path = project_copy / "data" / "effects.csv"
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     studies = {r["study_id"]: r for r in csv.DictReader((project_copy / "data" / "studies.csv").open())}
     for row in rows:
         if studies[row["study_id"]]["arm_relevance"] == "A" and row["direction"] == "positive":
-            edit_cell(path, "effect_id", row["effect_id"], "direction", "null")
+            if "direction_source" in row:  # v0.2.0 coding: no direction, significance on its own
+                edit_cell(path, "effect_id", row["effect_id"], "direction", "not_reported")
+                edit_cell(path, "effect_id", row["effect_id"], "direction_source", "none")
+                edit_cell(path, "effect_id", row["effect_id"], "direction_reason", "")
+            else:
+                edit_cell(path, "effect_id", row["effect_id"], "direction", "null")
             edit_cell(path, "effect_id", row["effect_id"], "significant", "no")
     project = Project(project_copy)
     c = whats_new(project, current_version(project_copy))
@@ -327,6 +353,7 @@ def test_a_changed_conclusion_demands_a_minor_release(project_copy: Path) -> Non
 def test_a_risk_of_bias_change_is_reported_and_a_grade_change_changes_a_conclusion(
     project_copy: Path,
 ) -> None:
+    at_last_release(project_copy)
     data = project_copy / "data"
     ident = edit_first(data / "risk_of_bias.csv", "study_id", "justification", "re-read: still unclear")
     project = Project(project_copy)
@@ -437,15 +464,15 @@ def test_a_new_field_and_a_new_table_are_minor(project_copy: Path) -> None:
     studies["schema"]["fields"].append({"name": "funding", "type": "string"})
     package["resources"].append(
         {
-            "name": "candidates",
-            "path": "candidates.csv",
+            "name": "funders",
+            "path": "funders.csv",
             "schema": {"fields": [{"name": "id", "type": "string"}]},
         }
     )
     path.write_text(json.dumps(package, indent=2), encoding="utf-8")
-    (project_copy / "data" / "candidates.csv").write_text("id\n", encoding="utf-8")
+    (project_copy / "data" / "funders.csv").write_text("id\n", encoding="utf-8")
     c = whats_new(Project(project_copy), current_version(project_copy))
-    assert {str(x) for x in c.schema} >= {"studies.funding added", "table candidates added"}
+    assert {str(x) for x in c.schema} >= {"studies.funding added", "table funders added"}
     assert not any(x.breaking for x in c.schema)
 
 

@@ -21,6 +21,8 @@ from livingreview.data import load_dataset
 from livingreview.paths import Project
 from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
+from livingreview.results import RESULTS_DIR, project_results
+from livingreview.search_report import search_variables
 from livingreview.transaction import Transaction
 from livingreview.variables import compute_variables, write_variables
 from livingreview.versions import versions_variables
@@ -83,6 +85,7 @@ def compute_project_variables(project: Project) -> dict:
     out = compute_variables(data, meta, validation_variables(project), data_dir=project.data)
     out["versions"] = versions_variables(project, meta.version)
     out["living"] = policy_variables(project.root, meta.last_searched)
+    out["search"] = search_variables(project.data)
     return out
 
 
@@ -311,7 +314,7 @@ def write_outputs(
     log: Callable[[str], None] = print,
     txn: Transaction | None = None,
 ) -> None:
-    """Write everything ``execute`` produces: ``_variables.yml`` and the executed notebooks.
+    """Write everything ``execute`` produces: ``_variables.yml``, ``results/`` and the executed notebooks.
 
     They are switched into place together (:mod:`livingreview.transaction`): a kill leaves them
     all as they were. With ``txn`` they join that transaction (switched, not yet committed).
@@ -324,6 +327,14 @@ def write_outputs(
             shutil.copy2(project.variables_yml, staged)
         changed = write_variables(staged, variables)
         log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+        changed = False
+        for name, text in project_results(project.root, variables).items():
+            current = project.root / RESULTS_DIR / name
+            if current.is_file() and current.read_text(encoding="utf-8") == text:
+                continue
+            txn.write_text(f"{RESULTS_DIR}/{name}", text)
+            changed = True
+        log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
         for path, nb in zip(project.notebooks(), executed, strict=True):
             nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
         txn.switch()

@@ -454,6 +454,7 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     """Write the release ``plan``: snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json, _variables.yml."""
     from livingreview.data import load_dataset
     from livingreview.execute import compute_project_variables
+    from livingreview.results import RESULTS_DIR, project_results
     from livingreview.variables import write_variables
 
     root = project.root
@@ -483,21 +484,28 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
         (folder / V.WHATS_NEW_FILE).write_text(
             json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        digests.append(write_manifest(folder))
 
-    digests: list[str] = []
     rel = {
         path: path.relative_to(root).as_posix() for path in (project.citation_cff, changelog, root / ZENODO)
     }
     with Transaction(root, "release") as txn:
         fill(txn.stage(V.snapshot(project, plan.version).relative_to(root).as_posix()))
         txn.write_text(rel[project.citation_cff], cff_text)
-        old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
-        txn.write_text(rel[changelog], prepend_changelog(old_log, changelog_entry(plan, digests[-1])))
         txn.write_text(rel[root / ZENODO], zenodo_text(cff, last_searched))
         txn.switch()
         # _variables.yml depends on the new CITATION.cff and snapshot, so it is computed now.
-        write_variables(txn.stage(project.variables_yml.name), compute_project_variables(project))
+        variables = compute_project_variables(project)
+        write_variables(txn.stage(project.variables_yml.name), variables)
+        # The results data package of the new version, in results/ and in the (new) snapshot,
+        # whose manifest is written last and recorded in the changelog entry.
+        snap = V.snapshot(project, plan.version)
+        (snap / RESULTS_DIR).mkdir()
+        for name, text in project_results(root, variables).items():
+            txn.write_text(f"{RESULTS_DIR}/{name}", text)
+            (snap / RESULTS_DIR / name).write_text(text, encoding="utf-8")
+        digest = write_manifest(snap)
+        old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
+        txn.write_text(rel[changelog], prepend_changelog(old_log, changelog_entry(plan, digest)))
     return [
         V.snapshot(project, plan.version),
         project.citation_cff,

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from livingreview import candidates
 from livingreview.bib import read_bibliography
 from livingreview.bibcheck import check_bibliography, included_keys
 from livingreview.cells import CellError, csv_records, parse_cell
@@ -423,6 +424,7 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
     problems.extend(_check_searches(tables.get("searches", []), today))
     problems.extend(_check_syntheses(tables.get("syntheses", []), bib_keys))
     problems.extend(_check_reporting(tables))
+    problems.extend(Problem(*found) for found in candidates.check_rows(tables))
 
     counts = {name: len(rows) for name, rows in tables.items()}
     return Report(tuple(sorted(set(problems))), counts)
