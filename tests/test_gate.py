@@ -400,13 +400,13 @@ def test_trigger_cannot_forge_a_changelog_heading_and_empty_patch_is_refused(pro
     set_cell(project_copy, "studies", "notes", "a corrected note")
     project = Project(project_copy)
     forged = "typo fixed\n\n## 9.9.9 — 2026-01-01\n\n# Injected chapter {#sec-x}"
-    plan = plan_release(project, "0.1.1", trigger=forged, date="2026-11-28")
+    plan = plan_release(project, "0.2.0", trigger=forged, date="2026-11-28")
     assert "\n" not in plan.trigger
     write_release(project, plan)
     text = (project_copy / CHANGELOG).read_text(encoding="utf-8")
-    assert changelog_versions(text) == [("0.1.1", "2026-11-28"), ("0.1.0", "2026-11-27")]
-    assert not re.search(r"(?m)^#", text.split("## 0.1.1", 1)[1].split("## 0.1.0", 1)[0])
+    assert changelog_versions(text) == [("0.2.0", "2026-11-28"), ("0.1.0", "2026-11-27")]
+    assert not re.search(r"(?m)^#", text.split("## 0.2.0", 1)[1].split("## 0.1.0", 1)[0])
     assert problems(project_copy) == []  # the new snapshot carries its manifest, recorded in the changelog
     assert "Snapshot checksum" in text.split("## 0.1.0", 1)[0]
-    with pytest.raises(ReleaseError, match="nothing changed since v0.1.1"):
-        plan_release(project, "0.1.2", date="2026-11-28")
+    with pytest.raises(ReleaseError, match="nothing changed since v0.2.0"):
+        plan_release(project, "0.2.1", date="2026-11-28")
