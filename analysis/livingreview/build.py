@@ -11,6 +11,7 @@ from pathlib import Path
 from livingreview.execute import run_all
 from livingreview.paths import Project
 from livingreview.preview import build_preview, load_book, pdf_name
+from livingreview.transaction import Transaction
 
 RENDER_HINT = 'pip install -e ".[render]"'
 
@@ -31,35 +32,39 @@ def build(
     screenshots: Path | None = None,
 ) -> str:
     """Run the whole pipeline; return the path of what was produced (``_book`` or ``_preview/index.html``)."""
-    problems = run_all(project, log, force=force)  # validates while the kernels start
-    if problems:
-        raise BuildError(
-            "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
-        )
-    quarto = quarto_path() if use_quarto else None
-    if quarto:
-        log("rendering the book with Quarto (HTML and Typst PDF) …")
-        done = subprocess.run([quarto, "render"], cwd=project.root)
-        if done.returncode != 0:
-            raise BuildError(f"quarto render failed (exit {done.returncode})")
-        out = project.root / "_book"
-        log(f"book written: {out}")
-        pages = sorted(out.rglob("*.html"))
-        pdfs = sorted(out.glob("*.pdf"))
-        result = str(out)
-    else:
-        log(f"quarto not found: writing the HTML book and PDF with pandoc and Typst (Quarto: {RENDER_HINT})")
-        started = time.perf_counter()
-        index = build_preview(project, log)
-        pdf = index.parent / pdf_name(load_book(project))
-        log(
-            f"preview written: HTML book {index.relative_to(project.root)}, "
-            f"PDF {pdf.relative_to(project.root)}"
-        )
-        log(f"book rendered in {time.perf_counter() - started:.1f} s")
-        pages = [index, *sorted(p for p in index.parent.glob("*.html") if p != index)]
-        pdfs = [pdf]
-        result = str(index)
+    # One transaction: notebooks, _variables.yml and the rendered output change together or not at all.
+    with Transaction(project.root, "build") as txn:
+        problems = run_all(project, log, force=force, txn=txn)  # validates while the kernels start
+        if problems:
+            raise BuildError(
+                "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
+            )
+        quarto = quarto_path() if use_quarto else None
+        if quarto:
+            log("rendering the book with Quarto (HTML and Typst PDF) …")
+            txn.claim("_book")
+            done = subprocess.run([quarto, "render"], cwd=project.root)
+            if done.returncode != 0:
+                raise BuildError(f"quarto render failed (exit {done.returncode})")
+            out = project.root / "_book"
+            log(f"book written: {out}")
+            pages = sorted(out.rglob("*.html"))
+            pdfs = sorted(out.glob("*.pdf"))
+            result = str(out)
+        else:
+            log(f"quarto not found: writing the HTML book and PDF with pandoc and Typst ({RENDER_HINT})")
+            txn.claim(project.preview_dir.relative_to(project.root).as_posix())
+            started = time.perf_counter()
+            index = build_preview(project, log)
+            pdf = index.parent / pdf_name(load_book(project))
+            log(
+                f"preview written: HTML book {index.relative_to(project.root)}, "
+                f"PDF {pdf.relative_to(project.root)}"
+            )
+            log(f"book rendered in {time.perf_counter() - started:.1f} s")
+            pages = [index, *sorted(p for p in index.parent.glob("*.html") if p != index)]
+            pdfs = [pdf]
+            result = str(index)
     if screenshots is not None:
         from livingreview.screenshots import take_screenshots
 
