@@ -64,7 +64,7 @@ def test_every_catalogued_number_equals_its_variable(root: Path) -> None:
 
 
 def test_release_snapshots_results_and_whats_new_compares_them(project_copy: Path) -> None:
-    done = cli(project_copy, "release", "1.0.0", "--protocol-change", "--date", "2026-12-15")
+    done = cli(project_copy, "release", "1.0.0", "--protocol-change", "--date", "2026-11-28")
     assert done.returncode == 0, done.stderr
     snap = project_copy / "releases" / "v1.0.0" / "results"
     assert (snap / "results.csv").read_bytes() == (project_copy / "results" / "results.csv").read_bytes()
