@@ -29,7 +29,9 @@ assert _spec and _spec.loader
 exact = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(exact)
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.fixture(autouse=True)
@@ -115,10 +117,12 @@ def test_invariant_to_origin(seed: int, k: int, e: float, sign: int, method: str
         if key == "zval":
             continue  # z = estimate / se depends on the origin
         got = moved[key] - c if key in LOCATION - {"se"} else moved[key]
-        assert _close(got, value, unit if key in LOCATION else unit**2), key
+        # A location computed at magnitude |c| is resolved only to a few ulps of c.
+        ulps = 8 * np.finfo(float).eps * abs(c) if key in LOCATION - {"se"} else 0.0
+        assert _close(got, value, unit if key in LOCATION else unit**2) or abs(got - value) <= ulps, key
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), k=st.integers(3, 8), e=st.floats(-4, 4))
 def test_random_data_agree_with_mpmath(seed: int, k: int, e: float) -> None:
     y, v = _data(seed, k)

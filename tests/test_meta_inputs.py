@@ -14,7 +14,10 @@ from livingreview import meta_cli
 from livingreview.meta import InputError, MetaAnalysisError, confint_tau2, predict, rma
 
 PROPERTY = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 YI = [0.1, -0.3, 0.25, 0.4, 0.05]
 VI = [0.02, 0.05, 0.01, 0.03, 0.04]
