@@ -117,7 +117,7 @@ class Flow:
 
     @property
     def reports_assessed(self) -> int:
-        """Reports assessed for eligibility: all sought, from the abstract where the full text was not retrieved."""
+        """Reports assessed for eligibility: all sought (on the abstract where no full text was retrieved)."""
         return self.records_screened
 
 
@@ -358,7 +358,9 @@ def flow_figure(flow: Flow) -> Figure:
     lines += _bullets(flow.adjacent, 40)
     lines.append(f"Excluded, with reasons: n = {flow.n_excluded}")
     lines += _bullets(flow.excluded, 40)
-    lines.append(_wrap(f"Awaiting classification (the text read did not allow a decision): n = {flow.awaiting}", 40))
+    lines.append(
+        _wrap(f"Awaiting classification (the text read did not allow a decision): n = {flow.awaiting}", 40)
+    )
     lines.append(_wrap(f"{SYNTHESIS_LABEL}: n = {flow.synthesis}", 40))
     _box(ax, side_x, 0.265, side_w, 0.42, "\n".join(lines), size=7.5)
     _arrow(ax, (main_x + main_w, 0.6175), (side_x, 0.6175))
@@ -452,5 +454,7 @@ def checklist_table(root: Path) -> GT:
             "(PRISMA-LSR; numbered LSR-n by us, not by the extension); consult the statements for the "
             "official wording."
         )
-        .tab_source_note("Source: data/prisma-checklist.csv; section titles and ids from the book's sources.")
+        .tab_source_note(
+            "Source: the review's PRISMA checklist table; section titles and ids from the book's sources."
+        )
     )

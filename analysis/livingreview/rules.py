@@ -104,7 +104,7 @@ def classification(effects: Rows, studies: Rows) -> Iterator[Found]:
                 "studies.csv",
                 _pos(study),
                 "arm_relevance",
-                f"C5: {rel!r} differs from the best arm relevance of the study's associations ({best[sid]!r})",
+                f"C5: {rel!r} differs from the best arm relevance of its associations ({best[sid]!r})",
             )
 
 
@@ -138,6 +138,8 @@ def addresses(tables: dict[str, Rows]) -> Iterator[Found]:
     """Rule U1: mirrors and aggregator copies are secondary addresses, never the source link."""
     for name in ("studies", "effects", "screening", "syntheses"):
         for row in tables.get(name, []):
+            if "secondary_url" not in row:
+                break  # data from before the schema had a place for secondary addresses
             for url in row.get("source_url", "").split(" ; "):
                 if url.strip() and is_mirror(url):
                     yield (
@@ -151,6 +153,8 @@ def addresses(tables: dict[str, Rows]) -> Iterator[Found]:
 
 def wording(tables: dict[str, Rows]) -> Iterator[Found]:
     """Rule W1: columns shown to readers carry no working-note names."""
+    if not any("secondary_url" in row for row in tables.get("effects", [])[:1]):
+        return  # data from before these rules (v0.1.0 schema) are checked by the rules of their time
     for file, columns in READER_COLUMNS.items():
         for row in tables.get(file.removesuffix(".csv"), []):
             for column in columns:
@@ -171,3 +175,7 @@ def check_rows(tables: dict[str, Rows]) -> Iterator[Found]:
     yield from direction(effects)
     yield from addresses(tables)
     yield from wording(tables)
+    if "claims" in tables:
+        from livingreview.claims import check_rows as check_claims
+
+        yield from check_claims(tables["claims"])

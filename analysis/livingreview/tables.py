@@ -20,6 +20,13 @@ DIRECTION_SYMBOL = {
     "null": "○ null",
     "negative": "▼ negative",
     "mixed": "◆ mixed",
+    "not_reported": "· not reported",
+}
+PROVENANCE_TEXT = {
+    "printed_statistic": "printed statistic",
+    "stated_in_words": "stated in words",
+    "inferred": "inferred by us",
+    "none": "",
 }
 LABEL = {
     "rct": "RCT",
@@ -83,7 +90,7 @@ def characteristics_table(data: Dataset) -> GT:
             "Arm relevance as defined in the methods. N as printed by the source; "
             "'not reported' where the text read did not give it."
         )
-        .tab_source_note("Source: data/studies.csv")
+        .tab_source_note("Source: the review's studies table.")
     )
 
 
@@ -147,7 +154,8 @@ def direction_table(data: Dataset) -> GT:
     effects = data.effects_with_studies()
     frame = summary_frame(effects, {"Arm A (primary)": ["A"], "Arms A–C (sensitivity)": ["A", "B", "C"]})
     frame["sign_p"] = frame["sign_p"].map(fmt_p)
-    frame = frame[["group", "domain", "n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]]
+    counts = ["positive", "null", "unclear", "negative", "mixed"]
+    frame = frame[["group", "domain", "n_studies", "k", *counts, "sign_p"]]
     return (
         GT(frame, id="tbl-direction-gt", groupname_col="group")
         .cols_label(
@@ -155,19 +163,22 @@ def direction_table(data: Dataset) -> GT:
             n_studies="Studies",
             k="Associations",
             positive="▲ Positive",
-            null="○ Null",
+            null="○ No association",
+            unclear="· Direction not stated",
             negative="▼ Negative",
             mixed="◆ Mixed",
             sign_p="Sign test p",
         )
-        .tab_spanner("Study-level direction", columns=["positive", "null", "negative", "mixed"])
-        .cols_align("right", columns=["n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"])
+        .tab_spanner("Study-level direction", columns=counts)
+        .cols_align("right", columns=["n_studies", "k", *counts, "sign_p"])
         .tab_source_note(
             "A study's direction in a domain is the one shared by at least 70% of its "
             "associations, otherwise mixed. Positive: stronger alliance with better "
-            "outcome. Two-sided exact sign test of positive against negative studies."
+            "outcome. Only directions the source states (a printed statistic or words) count; "
+            "a direction we inferred counts as not stated (see the sensitivity table). "
+            "Two-sided exact sign test of positive against negative studies."
         )
-        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+        .tab_source_note("Source: the review's associations and studies tables.")
     )
 
 
@@ -211,7 +222,7 @@ def pooling_table(data: Dataset) -> GT:
             "N − 3; REML τ², Knapp–Hartung confidence interval, prediction interval as "
             "metafor's predict()."
         )
-        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+        .tab_source_note("Source: the review's associations and studies tables.")
     )
 
 
@@ -234,7 +245,13 @@ def associations_table(data: Dataset) -> GT:
             "rater": e["rater"].str.replace("_", " "),
             "statistic": e["statistic_reported"],
             "r": r_text,
-            "direction": e["direction"].map(DIRECTION_SYMBOL),
+            "direction": [
+                DIRECTION_SYMBOL.get(d, d)
+                + (f" ({PROVENANCE_TEXT.get(s, s)})" if PROVENANCE_TEXT.get(s) else "")
+                for d, s in zip(
+                    e["direction"], e.get("direction_source", pd.Series("none", index=e.index)), strict=True
+                )
+            ],
         }
     )
     return (
@@ -250,9 +267,11 @@ def associations_table(data: Dataset) -> GT:
         )
         .tab_source_note(
             "r is oriented so that a positive value means stronger alliance with better "
-            "outcome; 'derived' marks values we converted (see data/effects.csv)."
+            "outcome; 'derived' marks values we converted (the derivation is stored with each value). "
+            "Direction: where it comes from in brackets (printed statistic, stated in words, or "
+            "inferred by us, with the reason stored in the dataset)."
         )
-        .tab_source_note("Source: data/effects.csv")
+        .tab_source_note("Source: the review's associations table.")
     )
 
 
@@ -270,7 +289,7 @@ def evidence_table(data: Dataset) -> GT:
         GT(frame, id="tbl-evidence-gt")
         .cols_label(effect="Association", quote="Verbatim quote", source="Where it was read")
         .tab_source_note("Quotes are verbatim from the sources; '[…]' marks omissions.")
-        .tab_source_note("Source: data/effects.csv")
+        .tab_source_note("Source: the review's associations table (quotes and addresses).")
     )
 
 
@@ -294,3 +313,63 @@ class Shown:
 def show(table: GT) -> Shown:
     """What a notebook cell returns to display ``table`` deterministically."""
     return Shown(table)
+
+
+def sensitivity_table(data: Dataset) -> GT:
+    """Arm-A effect direction under each sensitivity analysis (studies as the unit)."""
+    from livingreview.sensitivity import sensitivity_frame
+
+    frame = sensitivity_frame(data.effects_with_studies())
+    frame["sign_p"] = frame["sign_p"].map(lambda p: fmt_p(None if pd.isna(p) else float(p)))
+    counts = ["positive", "null", "unclear", "negative", "mixed"]
+    return (
+        GT(frame, id="tbl-sensitivity-gt", groupname_col="analysis")
+        .cols_label(
+            domain="Outcome domain",
+            n_studies="Studies",
+            positive="▲ Positive",
+            null="○ No association",
+            unclear="· Direction not stated",
+            negative="▼ Negative",
+            mixed="◆ Mixed",
+            sign_p="Sign test p",
+        )
+        .tab_spanner("Study-level direction", columns=counts)
+        .cols_align("right", columns=["n_studies", *counts, "sign_p"])
+        .tab_source_note(
+            "Arm A unless the row says otherwise; only domains with at least one study are shown. "
+            "A direction counts as positive or negative only where the analysis admits its provenance; "
+            "otherwise the study counts as 'direction not stated'. Two-sided exact sign test of "
+            "positive against negative studies."
+        )
+        .tab_source_note("Source: the review's associations and studies tables.")
+    )
+
+
+def claims_table(data: Dataset, claims: pd.DataFrame) -> GT:
+    """Each claim of the source review with its generated verdict, denominator and reason."""
+    from livingreview.claims import verdicts
+
+    v = verdicts(data, claims)
+    frame = pd.DataFrame(
+        {
+            "claim": v["claim_id"] + ". " + v["claim"] + " (" + v["section"] + ")",
+            "verdict": v["verdict"],
+            "denominator": v["denominator"] + ": " + v["n"].astype(str),
+            "why": v["why"].str[0].str.upper() + v["why"].str[1:] + ".",
+        }
+    )
+    return (
+        GT(frame, id="tbl-claims-gt")
+        .cols_label(
+            claim="Claim of the source review (paraphrased)",
+            verdict="Verdict",
+            denominator="Denominator",
+            why="Why",
+        )
+        .tab_source_note(
+            "Verdicts are generated from the data by the rule each claim names; 'cannot be checked' "
+            "means the dataset does not record what the claim is about."
+        )
+        .tab_source_note("Source: the review's claims table and the associations and studies tables.")
+    )
