@@ -59,6 +59,8 @@ CASES = [
     ("psychotherapy-arm-as-A", "effects", eid("Arnow2013-1"), {"arm_relevance": "A"}, "arm", "C3:"),
     # C4: an adjacent population is D
     ("bipolar-as-A", "effects", eid("Zeber2008-1"), {"arm_relevance": "A"}, "arm_relevance", "C4:"),
+    # D0: the v0.1.0 'null' code is not used in data that record provenance
+    ("null-direction", "effects", eid("Strunk2010-1"), {"direction": "null"}, "direction", "D0:"),
     # D1: not_reported direction with a provenance, and a direction without one
     (
         "direction-without-source",

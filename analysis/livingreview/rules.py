@@ -109,11 +109,20 @@ def classification(effects: Rows, studies: Rows) -> Iterator[Found]:
 
 
 def direction(effects: Rows) -> Iterator[Found]:
-    """Rules D1–D3: direction, its provenance and significance are coded consistently."""
+    """Rules D0–D3: direction, its provenance and significance are coded consistently."""
     for row in effects:
         if "direction_source" not in row:
             return
         pos, d, src = _pos(row), row.get("direction", ""), row["direction_source"]
+        if d == "null":
+            yield (
+                "effects.csv",
+                pos,
+                "direction",
+                "D0: 'null' mixed 'no association' with 'direction not reported' (v0.1.0 coding); use "
+                "'not_reported' and record the significance in its own column",
+            )
+            continue
         if (d == "not_reported") != (src == "none"):
             yield (
                 "effects.csv",
