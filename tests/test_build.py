@@ -105,7 +105,8 @@ def add_study(root: Path) -> None:
     bib = root / "references.bib"
     bib.write_text(
         bib.read_text(encoding="utf-8")
-        + "\n@article{Newauthor2026,\n  title = {A new study},\n  year = {2026}\n}\n",
+        + "\n@article{Newauthor2026,\n  author = {Newauthor, A.},\n"
+        + "  title = {A new study},\n  year = {2026}\n}\n",
         encoding="utf-8",
     )
 

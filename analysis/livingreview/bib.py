@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bibtexparser
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One BibTeX entry: its key, its 1-based line, its fields (lower-case names) and their lines."""
+
+    key: str
+    line: int
+    fields: Mapping[str, str]
+    lines: Mapping[str, int]
+
+    def line_of(self, name: str) -> int:
+        """The line of field ``name``, or the entry's own line when the field is absent."""
+        return self.lines.get(name, self.line)
 
 
 @dataclass(frozen=True)
@@ -15,6 +30,13 @@ class Bibliography:
     keys: frozenset[str]
     failed: tuple[tuple[int, str], ...]
     duplicates: tuple[tuple[int, str], ...]
+    entries: tuple[Entry, ...] = field(default=())
+
+
+def _entry(block: object) -> Entry:
+    fields = {f.key.lower(): str(f.value).strip() for f in block.fields}  # type: ignore[attr-defined]
+    lines = {f.key.lower(): (f.start_line or 0) + 1 for f in block.fields}  # type: ignore[attr-defined]
+    return Entry(block.key, (block.start_line or 0) + 1, fields, lines)  # type: ignore[attr-defined]
 
 
 def read_bibliography(path: Path) -> Bibliography:
@@ -30,7 +52,8 @@ def read_bibliography(path: Path) -> Bibliography:
         else:
             failed.append((line, type(block).__name__))
     keys = frozenset(entry.key for entry in library.entries)
-    return Bibliography(keys=keys, failed=tuple(failed), duplicates=tuple(duplicates))
+    entries = tuple(_entry(entry) for entry in library.entries)
+    return Bibliography(keys=keys, failed=tuple(failed), duplicates=tuple(duplicates), entries=entries)
 
 
 def bibliography_keys(*paths: Path) -> set[str]:

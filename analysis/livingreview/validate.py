@@ -20,6 +20,7 @@ from pathlib import Path
 
 from livingreview import rules
 from livingreview.bib import read_bibliography
+from livingreview.bibcheck import check_bibliography, included_keys
 
 NAN_TEXT = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 NA_TEXT = {"na", "n/a", "null", "none", "-"}  # in typed columns: leave the cell empty
@@ -411,6 +412,14 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
             Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})") for line, kind in bib.failed
         )
         problems.extend(Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates)
+        included = included_keys(tables.get("studies", []), tables.get("screening", []))
+        problems.extend(Problem(*found) for found in check_bibliography(bib, BIB_FILE, included))
+        methods_bib = bib_path.parent / "methods.bib"
+        if methods_bib.is_file():
+            problems.extend(
+                Problem(*found)
+                for found in check_bibliography(read_bibliography(methods_bib), methods_bib.name)
+            )
     else:
         problems.append(Problem(BIB_FILE, 0, "-", f"bibliography missing at {bib_path}"))
 
