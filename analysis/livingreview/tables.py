@@ -59,6 +59,15 @@ def group_label(relevance: str) -> str:
     return f"{relevance}: {RELEVANCE_LABELS[relevance]}"
 
 
+def _relevant_n_text(s: pd.DataFrame) -> list[str]:
+    if "n_relevant_arms" not in s:
+        return [""] * len(s)
+    return [
+        "" if rel != "A" else ("not reported" if pd.isna(v) else f"{int(v):,}")
+        for rel, v in zip(s["arm_relevance"], s["n_relevant_arms"], strict=True)
+    ]
+
+
 def characteristics_table(data: Dataset) -> GT:
     """Characteristics of every extracted study, grouped by arm relevance."""
     s = data.studies.sort_values(["arm_relevance", "year", "study_id"], kind="stable")
@@ -70,6 +79,7 @@ def characteristics_table(data: Dataset) -> GT:
             "diagnosis": s["diagnosis"].map(LABEL),
             "country": s["country"],
             "n": s["n_analysed"].map(lambda v: "not reported" if pd.isna(v) else f"{int(v):,}"),
+            "n_arms": _relevant_n_text(s),
             "medication": s["medication"],
             "level": s["extraction_level"].map(LABEL),
         }
@@ -82,13 +92,16 @@ def characteristics_table(data: Dataset) -> GT:
             diagnosis="Diagnosis",
             country="Country",
             n="N analysed",
+            n_arms="N in drug and placebo arms",
             medication="Medication",
             level="Extracted from",
         )
-        .cols_align("right", columns="n")
+        .cols_align("right", columns=["n", "n_arms"])
         .tab_source_note(
             "Arm relevance as defined in the methods. N as printed by the source; "
-            "'not reported' where the text read did not give it."
+            "'not reported' where the text read did not give it. N in drug and placebo arms: the "
+            "participants counted for category A studies (printed, or the sum of printed arm sizes; "
+            "its quote and address are stored with the study); blank for other categories."
         )
         .tab_source_note("Source: the review's studies table.")
     )
