@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from livingreview import gapmap, grade, prisma, rob
 from livingreview.data import load_dataset
 from livingreview.reporting import reporting_variables
 from livingreview.validate import validate_data
+from scratch import current_version
 
 PRISMA_2020_ITEMS = (
     [str(i) for i in range(1, 10)]
@@ -47,11 +47,16 @@ def problems(data_dir: Path) -> list[str]:
 
 
 def test_flow_counts_add_up_for_the_shipped_data(root: Path) -> None:
-    version = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))["version"]
-    flow = prisma.load_flow(root, str(version))  # the shipped version: no older snapshot
+    flow = prisma.load_flow(root, current_version(root))
     screening = pd.read_csv(root / "data" / "screening.csv", dtype=str, keep_default_na=False)
     studies = pd.read_csv(root / "data" / "studies.csv", dtype=str, keep_default_na=False)
     assert prisma.flow_problems(flow) == []
+    previous = prisma.snapshot_screening(root / "releases", current_version(root))
+    if previous is None:  # the first version: every record is new
+        assert flow.previous_version is None
+    else:  # a later version: only records screened since the previous one
+        assert flow.previous_version == previous[0]
+        screening = screening[~screening["record_id"].isin(set(previous[1]["record_id"]))]
     assert flow.records_screened == len(screening) == flow.n_not_included + flow.new_reports
     assert flow.n_adjacent == (screening["decision"] == "adjacent").sum()
     assert flow.n_excluded == (screening["decision"] == "excluded").sum()
@@ -97,10 +102,16 @@ def test_searches_reporting_fewer_records_than_screened_is_a_validation_error(da
 
 def test_records_found_for_only_some_searches_is_a_validation_error(data_copy: Path) -> None:
     header, body = rows(data_copy / "searches.csv")
-    body[0]["records_found"] = "500"
+    body[-1]["records_found"] = "500"  # a new search that records its count
     write(data_copy / "searches.csv", header, body)
     found = problems(data_copy)
-    assert any(p.startswith("searches.csv:3:records_found:") for p in found), found
+    assert any(p.startswith(f"searches.csv:{len(body) + 1}:records_found:") for p in found), found
+    for r in body:  # every search gives a count but the new one
+        r["records_found"] = "500"
+    body[-1]["records_found"] = ""
+    write(data_copy / "searches.csv", header, body)
+    found = problems(data_copy)
+    assert any(p.startswith(f"searches.csv:{len(body) + 1}:records_found:") for p in found), found
 
 
 def test_records_found_for_every_search_gives_duplicates_removed(data_copy: Path) -> None:
@@ -115,7 +126,7 @@ def test_records_found_for_every_search_gives_duplicates_removed(data_copy: Path
 
 
 def test_flow_problems_catch_inconsistent_numbers(root: Path) -> None:
-    flow = prisma.load_flow(root, "0.1.0")
+    flow = prisma.load_flow(root, current_version(root))
     bad = prisma.Flow(**{**flow.__dict__, "total_studies": flow.total_studies + 1})
     assert any("studies included in total" in p for p in prisma.flow_problems(bad))
 
@@ -218,12 +229,12 @@ def test_risk_of_bias_for_an_adjacent_study_is_a_validation_error(data_copy: Pat
 def test_a_changed_judgement_changes_the_reported_counts(project_copy: Path) -> None:
     data_dir = project_copy / "data"
     data = load_dataset(data_dir)
-    before = reporting_variables(data_dir, data, "0.1.0")["rob"]
+    before = reporting_variables(data_dir, data, current_version(project_copy))["rob"]
     header, body = rows(data_dir / "risk_of_bias.csv")
     i = next(i for i, r in enumerate(body) if r["judgement"] == rob.ABSTRACT_ONLY)
     body[i]["judgement"] = "high"
     write(data_dir / "risk_of_bias.csv", header, body)
-    after = reporting_variables(data_dir, data, "0.1.0")["rob"]
+    after = reporting_variables(data_dir, data, current_version(project_copy))["rob"]
     assert after["unclear_abstract"] == before["unclear_abstract"] - 1
     assert after["high"] == before["high"] + 1
 
@@ -271,7 +282,7 @@ def test_lifting_every_downgrade_makes_the_certainty_high(project_copy: Path) ->
             r["downgrade"] = "0"
     write(data_dir / "grade.csv", header, body)
     data = load_dataset(data_dir)
-    values = reporting_variables(data_dir, data, "0.1.0")["grade"]
+    values = reporting_variables(data_dir, data, current_version(project_copy))["grade"]
     assert values["symptoms"] == "high"
     assert "⊕⊕⊕⊕ High" in grade.sof_table(data, grade.load_grade(data_dir)).as_raw_html()
 

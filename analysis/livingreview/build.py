@@ -6,10 +6,9 @@ import shutil
 import subprocess
 from collections.abc import Callable
 
-from livingreview.execute import execute_all
+from livingreview.execute import run_all
 from livingreview.paths import Project
 from livingreview.preview import build_preview
-from livingreview.validate import validate_data
 
 RENDER_HINT = 'pip install -e ".[render]"'
 
@@ -26,14 +25,11 @@ def build(
     project: Project, log: Callable[[str], None] = print, use_quarto: bool = True, force: bool = False
 ) -> str:
     """Run the whole pipeline; return the path of what was produced."""
-    report = validate_data(project.data, project.bibliography)
-    if not report.ok:
+    problems = run_all(project, log, force=force)  # validates while the kernels start
+    if problems:
         raise BuildError(
-            "\n".join(str(p) for p in report.problems)
-            + "\nbuild stopped: data invalid; nothing was executed or written"
+            "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
         )
-    log(report.summary())
-    execute_all(project, log, force=force)
     quarto = quarto_path() if use_quarto else None
     if quarto:
         log("rendering the book with Quarto …")

@@ -1,16 +1,45 @@
-"""Command-line interface: ``livingreview`` / ``python -m livingreview``."""
+"""Command-line interface: ``livingreview`` / ``python -m livingreview``.
+
+Only argparse is imported up front: each command imports what it uses when it runs, so that
+``--help`` and ``validate`` answer at once (the ``meta`` command is handed to ``meta_cli`` whole).
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from livingreview import __version__, meta_cli
-from livingreview.paths import Project, ProjectNotFoundError
+META = "meta"
+FORCE_HELP = "re-execute every notebook, also those whose declared inputs are unchanged"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a suggestion for a mistyped command (``did you mean 'validate'?``)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice:" in message:
+            typed = message.split("invalid choice: ", 1)[1].split("'")[1]
+            choices = [c for a in self._actions if a.choices for c in a.choices]  # type: ignore[union-attr]
+            close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.5)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        super().error(message)
+
+
+def _stop(problems: Sequence[object], what: str) -> int:
+    """Invalid data: every problem, then one line saying nothing was done, all on stderr."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{what} stopped: data invalid; nothing was executed or written", file=sys.stderr)
+    return 1
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from livingreview.paths import Project
     from livingreview.validate import validate_data
 
     if args.data_dir:
@@ -20,40 +49,50 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         project = Project.locate()
         data_dir, bib = project.data, project.bibliography
     report = validate_data(data_dir, bib)
+    # Problems and summary go to one stream (stdout) so that they stay in order when redirected.
     for problem in report.problems:
         print(problem)
-    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    print(report.summary())
     return 0 if report.ok else 1
 
 
-def _cmd_execute(args: argparse.Namespace) -> int:
-    from livingreview.execute import execute_all
-    from livingreview.validate import validate_data
+def _timed(log_done: str, func) -> int:  # noqa: ANN001 - a callable returning an exit status
+    start = time.perf_counter()
+    code = func()
+    if code == 0:
+        print(f"{log_done} in {time.perf_counter() - start:.1f} s")
+    return code
 
-    project = Project.locate()
-    report = validate_data(project.data, project.bibliography)
-    if not report.ok:
-        for problem in report.problems:
-            print(problem, file=sys.stderr)
-        print("execute stopped: data invalid; nothing was executed or written", file=sys.stderr)
-        return 1
-    execute_all(project, force=args.force)
-    return 0
+
+def _cmd_execute(args: argparse.Namespace) -> int:
+    from livingreview.execute import execute_project
+    from livingreview.paths import Project
+
+    def run() -> int:
+        problems = execute_project(Project.locate(), force=args.force)
+        return _stop(problems, "execute") if problems else 0
+
+    return _timed("execute finished", run)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from livingreview.build import BuildError, build
+    from livingreview.paths import Project
     from livingreview.preview import PreviewError
 
-    try:
-        build(Project.locate(), use_quarto=not args.preview, force=args.force)
-    except (BuildError, PreviewError) as err:
-        print(err, file=sys.stderr)
-        return 1
-    return 0
+    def run() -> int:
+        try:
+            build(Project.locate(), use_quarto=not args.preview, force=args.force)
+        except (BuildError, PreviewError) as err:
+            print(err, file=sys.stderr)
+            return 1
+        return 0
+
+    return _timed("build finished", run)
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
+    from livingreview.paths import Project
     from livingreview.release import ReleaseError, next_steps, plan_release, write_release
 
     project = Project.locate()
@@ -76,6 +115,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_whats_new(args: argparse.Namespace) -> int:
     import json
 
+    from livingreview.paths import Project
     from livingreview.release import read_cff
     from livingreview.versions import VersionError, whats_new
 
@@ -92,27 +132,41 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
     return 0
 
 
-FORCE_HELP = "re-execute every notebook, also those whose declared inputs are unchanged"
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from livingreview import __version__
+
+        parser.exit(message=f"{parser.prog} {__version__}\n")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's own parser (for its usage in error messages)."""
+    parser = Parser(
         prog="livingreview",
         description="Build and check the living review: validate the data, execute the analysis "
         "notebooks, render the book (or a pandoc preview where Quarto is absent).",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    subs: dict[str, argparse.ArgumentParser] = {}
 
-    p = sub.add_parser("validate", help="check data/ against its schema and cross-table rules")
+    p = subs["validate"] = sub.add_parser(
+        "validate", help="check data/ against its schema and cross-table rules"
+    )
     p.add_argument("data_dir", nargs="?", help="data directory (default: the project's data/)")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("execute", help="write _variables.yml and execute analysis/*.ipynb in place")
+    p = subs["execute"] = sub.add_parser(
+        "execute", help="write _variables.yml and execute analysis/*.ipynb in place"
+    )
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=_cmd_execute)
 
-    p = sub.add_parser("build", help="validate → execute → quarto render (or the pandoc preview)")
+    p = subs["build"] = sub.add_parser(
+        "build", help="validate → execute → quarto render (or the pandoc preview)"
+    )
     p.add_argument(
         "--preview",
         action="store_true",
@@ -121,14 +175,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser(
+    p = subs["release"] = sub.add_parser(
         "release",
         help="cut release X.Y.Z: snapshot data/ under releases/; update CITATION.cff, CHANGELOG.md, "
         ".zenodo.json",
         description="Cut a release. Refused (exit 1, nothing written) when the data are invalid, the version "
         "does not increase, or the bump contradicts the changes since the last snapshot: MAJOR = protocol "
-        "change (data schema or --protocol-change), MINOR = new searches or studies or a changed conclusion, "
-        "PATCH = corrections that change no conclusion.",
+        "change (a breaking data-schema change or --protocol-change), MINOR = new searches or studies, an "
+        "additive schema change or a changed conclusion, PATCH = corrections that change no conclusion.",
     )
     p.add_argument("version", help="the new version, X.Y.Z")
     p.add_argument("--trigger", help="what prompted this version (default: described from the changes)")
@@ -138,7 +192,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_release)
 
-    p = sub.add_parser(
+    p = subs["whats-new"] = sub.add_parser(
         "whats-new",
         help="what changed since the previous release (from the snapshots under releases/)",
         description="Studies and associations added, removed or corrected, and every headline result "
@@ -148,12 +202,25 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     p.set_defaults(func=_cmd_whats_new)
 
-    meta_cli.add_parser(sub)
-    return parser
+    # `meta` is parsed by meta_cli itself (see main); listed here for the help and the suggestions.
+    subs[META] = sub.add_parser(
+        META, help="meta-analysis of a CSV of yi, vi (metafor-compatible); see `livingreview meta -h`"
+    )
+    return parser, subs
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == META:
+        from livingreview import meta_cli
+
+        return meta_cli.main(argv)
+    parser, subs = make_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # a wrong flag: the subcommand's own usage, not the top-level one
+        subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    from livingreview.paths import ProjectNotFoundError
+
     try:
         return int(args.func(args))
     except ProjectNotFoundError as err:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from traitlets import CaselessStrEnum, default
 
 from livingreview.data import load_dataset
 from livingreview.paths import Project
@@ -23,12 +27,47 @@ KERNEL = "python3"
 TIMEOUT_S = 600
 
 
+VALIDATION_INPUTS = ("tests/reference/metafor_reference.json", "analysis/livingreview/meta*.py")
+CACHE_DIR = ".cache"
+
+
+def _files_digest(root: Path, patterns: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted({f for pattern in patterns for f in root.glob(pattern) if f.is_file()}):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def validation_variables(project: Project) -> dict | None:
-    """Agreement with metafor from the committed reference (None where it is absent)."""
+    """Agreement with metafor from the committed reference (None where it is absent).
+
+    Re-running ~30,000 comparisons takes seconds, so the result is kept in ``.cache/`` under the
+    digest of its inputs (the reference and the engine's code) and recomputed when they change.
+    """
+    import json
+
     from livingreview.meta_validation import summary_variables
 
-    reference = project.root / "tests" / "reference" / "metafor_reference.json"
-    return summary_variables(reference) if reference.is_file() else None
+    reference = project.root / VALIDATION_INPUTS[0]
+    if not reference.is_file():
+        return None
+    digest = _files_digest(project.root, VALIDATION_INPUTS)
+    cache = project.root / CACHE_DIR / "validation-summary.json"
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if stored.get("digest") == digest:
+            return dict(stored["values"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    values = summary_variables(reference)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        staged = cache.with_suffix(".tmp")
+        staged.write_text(json.dumps({"digest": digest, "values": values}, indent=1), encoding="utf-8")
+        staged.replace(cache)
+    except OSError:  # a read-only checkout still builds, only slower
+        pass
+    return values
 
 
 def compute_project_variables(project: Project) -> dict:
@@ -46,18 +85,35 @@ def update_variables(project: Project) -> bool:
     return write_variables(project.variables_yml, compute_project_variables(project))
 
 
-def _client(nb: nbformat.NotebookNode, cwd: Path) -> NotebookClient:
+class IPCKernelManager(AsyncKernelManager):
+    """A local kernel reached over IPC sockets: no TCP ports, no "running over TCP without encryption".
+
+    The socket files get an absolute path in the temporary directory: the kernel runs in
+    ``analysis/``, so a relative path would name different files for the kernel and for us.
+    """
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc")
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        return os.path.join(tempfile.gettempdir(), f"livingreview-kernel-{uuid.uuid4().hex}-ipc")
+
+
+def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) -> NotebookClient:
+    extra = {"km": kernel.km, "kc": kernel.kc} if kernel else {}
     return NotebookClient(
         nb,
         timeout=TIMEOUT_S,
         kernel_name=KERNEL,
+        kernel_manager_class=IPCKernelManager,
         resources={"metadata": {"path": str(cwd)}},
         shutdown_kernel="immediate",  # outputs are complete; a graceful shutdown only adds seconds
+        **extra,
     )
 
 
 def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
-    """Execute every cell of ``path`` with working directory ``cwd``; return the executed copy."""
+    """Execute every cell of ``path`` in a fresh kernel with working directory ``cwd``."""
     nb = nbformat.read(path, as_version=4)
     _client(nb, cwd).execute()
     _strip_volatile(nb)
@@ -76,42 +132,111 @@ def inputs_digest(nb: nbformat.NotebookNode, root: Path) -> str | None:
     digest = hashlib.sha256()
     for cell in nb.cells:
         digest.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
-    files = sorted({f for pattern in patterns for f in root.glob(pattern) if f.is_file()})
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(_files_digest(root, patterns).encode())
     return digest.hexdigest()
 
 
+def is_current(nb: nbformat.NotebookNode, root: Path) -> bool:
+    """Whether the stored outputs were made from the notebook's current declared inputs."""
+    digest = inputs_digest(nb, root)
+    return digest is not None and nb.metadata.get("livingreview", {}).get("inputs_digest") == digest
+
+
+# Run between two notebooks in one kernel: a fresh namespace and matplotlib's settings as a new
+# kernel has them, so that a notebook's outputs do not depend on the notebook run before it.
+RESET = """\
+%reset -f
+import matplotlib as _mpl
+import matplotlib.pyplot as _plt
+_plt.close("all")
+_mpl.rcParams.update({k: v for k, v in _mpl.rcParamsOrig.items() if k != "backend"})
+del _mpl, _plt
+"""
+
+
+class Kernel:
+    """One kernel that executes several notebooks in turn (imports are paid once per kernel)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.km = IPCKernelManager(kernel_name=KERNEL)
+        self.kc = None
+        self.used = False
+
+    async def start(self) -> Kernel:
+        await self.km.start_kernel(cwd=str(self.cwd))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=120)
+        return self
+
+    async def run(self, nb: nbformat.NotebookNode) -> None:
+        if self.used:
+            await _client(
+                nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RESET)]), self.cwd, self
+            ).async_execute()
+        self.used = True
+        await _client(nb, self.cwd, self).async_execute()
+        _renumber(nb)
+
+    async def stop(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+        if self.km.has_kernel:
+            await self.km.shutdown_kernel(now=True)  # also removes the connection and socket files
+
+
+def _renumber(nb: nbformat.NotebookNode) -> None:
+    """Execution counts 1, 2, … as a fresh kernel gives them (a reused kernel counts on)."""
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = count
+
+
 async def _run_many(
-    paths: list[Path], root: Path, log: Callable[[str], None], workers: int, force: bool = False
+    paths: list[Path],
+    root: Path,
+    log: Callable[[str], None],
+    kernels: list[asyncio.Task],
+    force: bool = False,
 ) -> list[nbformat.NotebookNode]:
-    """Execute notebooks concurrently (one kernel each, at most ``workers`` at a time).
+    """Execute the notebooks that need it, each kernel of ``kernels`` taking a fixed share in turn.
 
-    A notebook whose declared inputs are unchanged since its stored outputs were made is kept
-    as it is (unless ``force``).
+    A notebook whose declared inputs are unchanged since its stored outputs were made is kept as
+    it is (unless ``force``); ``tests`` re-execute it with nbval. The share of each kernel depends
+    only on the notebooks' order, so that a build is the same whatever runs faster.
     """
-    gate = asyncio.Semaphore(workers)
     total = len(paths)
-    cwd = root / "analysis"
-
-    async def one(i: int, path: Path) -> nbformat.NotebookNode:
-        nb = nbformat.read(path, as_version=4)
-        digest = inputs_digest(nb, root)
-        meta = nb.metadata.setdefault("livingreview", {}) if digest else {}
-        if digest and not force and meta.get("inputs_digest") == digest:
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    todo = []
+    for i, (path, nb) in enumerate(zip(paths, notebooks, strict=True), start=1):
+        if not force and is_current(nb, root):
             log(f"[{i}/{total}] {path.name}: inputs unchanged, stored outputs kept")
-            return nb
-        async with gate:
+        else:
+            todo.append(i)
+
+    async def share(k: int) -> None:
+        kernel = await kernels[k]
+        for i in todo[k :: len(kernels)]:
+            path, nb = paths[i - 1], notebooks[i - 1]
             start = time.perf_counter()
             log(f"[{i}/{total}] executing {path.name} …")
-            await _client(nb, cwd).async_execute()
+            await kernel.run(nb)
             _strip_volatile(nb)
+            digest = inputs_digest(nb, root)
             if digest:
-                meta["inputs_digest"] = digest
+                nb.metadata.setdefault("livingreview", {})["inputs_digest"] = digest
             log(f"[{i}/{total}] {path.name} done in {time.perf_counter() - start:.1f} s")
-            return nb
 
-    return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(paths, start=1))))
+    if todo:
+        await asyncio.gather(*(share(k) for k in range(min(len(kernels), len(todo)))))
+    return notebooks
 
 
 def _strip_volatile(nb: nbformat.NotebookNode) -> None:
@@ -122,27 +247,75 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
 
 
-def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:
-    """Execute every notebook of ``analysis/`` (one kernel per core), then save them all.
+def notebooks_to_run(project: Project, force: bool) -> int:
+    """How many notebooks will execute (those with unchanged declared inputs are kept)."""
+    if force:
+        return len(project.notebooks())
+    return sum(not is_current(nbformat.read(p, as_version=4), project.root) for p in project.notebooks())
 
-    Nothing is written until every notebook has run: a failing cell leaves the stored notebooks
-    and ``_variables.yml`` exactly as they were.
+
+def run_all(
+    project: Project, log: Callable[[str], None] = print, force: bool = False, validate: bool = True
+) -> list[str]:
+    """Validate, then execute every notebook and compute ``_variables.yml``; write them all at once.
+
+    The kernels start while the data are validated. Invalid data: return the problems, with
+    nothing executed or written. A failing cell raises, with nothing written.
     """
-    notebooks = project.notebooks()
-    workers = max(1, min(len(notebooks), os.cpu_count() or 1))
+    from livingreview.validate import validate_data
 
-    async def everything() -> tuple[dict, list[nbformat.NotebookNode]]:
-        # The variables (incl. the metafor validation summary) are computed in this process
-        # while the kernels run the notebooks in theirs.
-        variables = asyncio.get_running_loop().run_in_executor(None, compute_project_variables, project)
-        executed = await _run_many(notebooks, project.root, log, workers, force)
-        return await variables, executed
+    n_kernels = max(0, min(notebooks_to_run(project, force), os.cpu_count() or 1))
 
-    variables, executed = asyncio.run(everything())
+    async def everything() -> tuple[list[str], dict | None, list[nbformat.NotebookNode]]:
+        loop = asyncio.get_running_loop()
+        kernels = [asyncio.ensure_future(Kernel(project.analysis).start()) for _ in range(n_kernels)]
+        try:
+            if validate:
+                report = await loop.run_in_executor(None, validate_data, project.data, project.bibliography)
+                if not report.ok:
+                    return [str(p) for p in report.problems], None, []
+                log(report.summary())
+            # The variables (incl. the metafor validation summary) are computed in this process
+            # while the kernels run the notebooks in theirs.
+            variables = loop.run_in_executor(None, compute_project_variables, project)
+            executed = await _run_many(project.notebooks(), project.root, log, kernels, force)
+            return [], await variables, executed
+        finally:
+            for task in kernels:
+                if not task.done():
+                    task.cancel()
+            started = [t.result() for t in kernels if t.done() and not t.cancelled() and not t.exception()]
+            await asyncio.gather(*(k.stop() for k in started), return_exceptions=True)
+
+    problems, variables, executed = asyncio.run(everything())
+    if problems:
+        return problems
+    write_outputs(project, variables, executed, log)
+    return []
+
+
+def write_outputs(
+    project: Project,
+    variables: dict,
+    executed: list[nbformat.NotebookNode],
+    log: Callable[[str], None] = print,
+) -> None:
+    """Write everything ``execute`` produces: ``_variables.yml`` and the executed notebooks."""
     changed = write_variables(project.variables_yml, variables)
     log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
-    for path, nb in zip(notebooks, executed, strict=True):
+    for path, nb in zip(project.notebooks(), executed, strict=True):
         staged = path.with_suffix(".ipynb.tmp")
         nbformat.write(nb, staged)
         staged.replace(path)
-    return notebooks
+
+
+def execute_project(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[str]:
+    """``livingreview execute``: validate, then execute every notebook; return the problems that
+    stopped it (empty when it ran)."""
+    return run_all(project, log, force)
+
+
+def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:
+    """Execute every notebook of ``analysis/`` and write ``_variables.yml`` (no validation)."""
+    run_all(project, log, force, validate=False)
+    return project.notebooks()

@@ -12,19 +12,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from livingreview.data import Dataset
+from livingreview.palette import OKABE_ITO
 from livingreview.synthesis import favourable_r, study_directions
 from livingreview.tables import study_label
 
-OKABE_ITO = {
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "orange": "#E69F00",
-    "grey": "#7F7F7F",
-    "green": "#009E73",
-    "sky": "#56B4E9",
-    "purple": "#CC79A7",
-    "black": "#000000",
-}
 DIRECTION_STYLE = {  # marker, colour, legend text
     "positive": ("^", OKABE_ITO["blue"], "Positive (stronger alliance, better outcome)"),
     "null": ("o", OKABE_ITO["grey"], "No association found"),

@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from great_tables import GT
 
 from livingreview.data import Dataset
 from livingreview.denominators import participants
 from livingreview.reporting_data import read_resource
 from livingreview.synthesis import DomainSummary, pool_domain, study_directions, summarise_domains
 from livingreview.variables import fmt_p, fmt_r
+
+if TYPE_CHECKING:  # drawing libraries load only when a table is made (validate stays fast)
+    from great_tables import GT
 
 LEVELS = ("very low", "low", "moderate", "high")
 START = "high"
@@ -172,6 +175,8 @@ def domain_grades(data: Dataset, grade: pd.DataFrame) -> list[DomainGrade]:
 
 def sof_table(data: Dataset, grade: pd.DataFrame) -> GT:
     """GRADE summary of findings: studies, participants, effect, certainty with footnoted reasons."""
+    from great_tables import GT
+
     grades = domain_grades(data, grade)
     notes: list[str] = []
     rows = []

@@ -14,16 +14,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from great_tables import GT, loc, style
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
 
-from livingreview.figures import use_book_style
 from livingreview.qmd import book_files, heading_ids, read_quarto_yml
 from livingreview.versions import older_versions
+
+if TYPE_CHECKING:  # drawing libraries load only when a figure or table is made (validate stays fast)
+    from great_tables import GT
+    from matplotlib.figure import Figure
 
 # Grouping of free-text reasons (lower-cased; the first group with a matching phrase wins).
 EXCLUSION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -213,12 +213,21 @@ def check_rows(
     found = [r.get("records_found", "") for r in searches]
     given = [v for v in found if v.strip()]
     if given and len(given) != len(found):
-        missing = next(r for r in searches if not r.get("records_found", "").strip())
+        # Point at the row the author most likely touched: the odd one out (a new search that gives
+        # a count where older ones do not, or one that leaves it out where the others give it).
+        with_count = [r for r in searches if r.get("records_found", "").strip()]
+        without = [r for r in searches if not r.get("records_found", "").strip()]
+        newest_given = int(with_count[-1]["_row"]) > int(without[-1]["_row"])
+        if len(with_count) < len(without) or (len(with_count) == len(without) and newest_given):
+            odd, others, state = with_count[-1], without, "given here but not for"
+        else:
+            odd, others, state = without[-1], with_count, "missing here but given for"
+        rows = ", ".join(str(r["_row"]) for r in others)
         yield (
             "searches.csv",
-            int(missing["_row"]),
+            int(odd["_row"]),
             "records_found",
-            "records_found is given for some searches but not this one: the PRISMA flow cannot add up "
+            f"records_found is {state} the searches in rows {rows}: the PRISMA flow cannot add up "
             "(give it for every search or for none)",
         )
         return
@@ -247,6 +256,8 @@ PREVIOUS_COLOUR = "#EDEDED"
 
 
 def _box(ax, x: float, y: float, w: float, h: float, text: str, face: str = "white", size: float = 8) -> None:
+    from matplotlib.patches import FancyBboxPatch
+
     ax.add_patch(FancyBboxPatch((x, y), w, h, facecolor=face, **BOX))
     ax.text(x + 0.012, y + h - 0.012, text, ha="left", va="top", fontsize=size, linespacing=1.3)
 
@@ -272,6 +283,11 @@ def _bullets(items: dict[str, int], width: int) -> list[str]:
 
 def flow_figure(flow: Flow) -> Figure:
     """The PRISMA 2020 flow diagram for updated reviews, drawn with matplotlib boxes and arrows."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    from livingreview.figures import use_book_style
+
     use_book_style()
     fig = plt.figure(figsize=(7.0, 8.2))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -423,6 +439,8 @@ def missing_anchors(root: Path, checklist: list[dict[str, str]] | None = None) -
 
 def checklist_table(root: Path) -> GT:
     """The PRISMA 2020 checklist with the PRISMA-LSR items, each with where the book reports it."""
+    from great_tables import GT, loc, style
+
     rows = read_checklist(root / "data" / "prisma-checklist.csv")
     anchors = book_anchors(root)
     frame = pd.DataFrame(

@@ -264,15 +264,24 @@ def bump_level(old: tuple[int, int, int], new: tuple[int, int, int]) -> str | No
 
 
 def required_level(c: V.Comparison, protocol_change: bool) -> tuple[str, list[str]]:
-    """The release type the changes call for, with the reasons."""
-    if protocol_change or c.schema:
+    """The release type the changes call for, with the reasons.
+
+    MAJOR: ``--protocol-change`` or a breaking schema change (a table or field removed or renamed,
+    allowed values narrowed, a type or key changed). MINOR: new studies or searches, a changed
+    conclusion, or an additive schema change (new tables, fields or allowed values). PATCH: the rest.
+    """
+    breaking = [str(x) for x in c.schema if x.breaking]
+    if protocol_change or breaking:
         why = ["--protocol-change given"] if protocol_change else []
-        return "major", why + [f"data schema changed ({'; '.join(c.schema)})"] * bool(c.schema)
+        return "major", why + [f"data schema changed ({'; '.join(breaking)})"] * bool(breaking)
     reasons = []
     if c.tables["studies"].added:
         reasons.append(f"new studies ({', '.join(c.tables['studies'].added)})")
     if c.tables["searches"].added:
         reasons.append(f"new searches ({', '.join(c.tables['searches'].added)})")
+    additive = [str(x) for x in c.schema]
+    if additive:
+        reasons.append(f"data schema extended ({'; '.join(additive)})")
     if c.conclusions:
         reasons.append("a conclusion changed (" + "; ".join(c.conclusions) + ")")
     return ("minor" if reasons else "patch"), reasons
@@ -528,9 +537,9 @@ def next_steps(version: str) -> str:
             "next steps:",
             "  1. livingreview build          # re-execute the notebooks and render the book",
             "  2. python -m pytest --nbval analysis tests",
-            f'  3. git add -A && git commit -m "Release {version}"',
-            f"  4. git tag v{version} && git push && git push origin v{version}",
-            f"  5. create the GitHub release for v{version} (publish.yml then deploys the book, attaches",
-            "     the PDF, and Zenodo archives the release with the metadata of .zenodo.json)",
+            f'  3. git add -A && git commit -m "Release {version}" && git push origin main',
+            f"  4. git tag v{version} && git push origin v{version}",
+            "  do not create the GitHub release yourself: publish.yml (run by the tag) tests, builds,",
+            "  publishes the book and creates the release with the PDF; Zenodo then archives it",
         ]
     )

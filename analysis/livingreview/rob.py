@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from livingreview.data import Dataset
-from livingreview.figures import OKABE_ITO, use_book_style
+from livingreview.palette import OKABE_ITO
 from livingreview.reporting_data import read_resource
-from livingreview.tables import study_label
+
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn (validate stays fast)
+    from matplotlib.figure import Figure
 
 INCLUDED = ("A", "B", "C")
 DOMAINS = ("participation", "attrition", "prognostic_factor", "outcome", "confounding", "analysis")
@@ -94,6 +94,12 @@ def counts(rob: pd.DataFrame, data: Dataset) -> dict[str, int]:
 
 def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
     """robvis-style traffic-light plot: one row per study, one column per QUIPS domain."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from livingreview.figures import use_book_style
+    from livingreview.tables import study_label
+
     use_book_style()
     matrix = judgement_matrix(rob, data)
     relevance = data.studies.set_index("study_id")["arm_relevance"]
@@ -159,6 +165,10 @@ def weighted_shares(rob: pd.DataFrame, data: Dataset, weighted: bool = True) -> 
 
 def summary_plot(rob: pd.DataFrame, data: Dataset) -> Figure:
     """robvis-style summary per domain: share of studies (unweighted) above, share of participants below."""
+    import matplotlib.pyplot as plt
+
+    from livingreview.figures import use_book_style
+
     use_book_style()
     fig, axes = plt.subplots(2, 1, figsize=(6.8, 5.4), sharex=True)
     labels = [DOMAIN_LABELS[d] for d in DOMAINS]

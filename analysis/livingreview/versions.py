@@ -25,15 +25,19 @@ from livingreview.synthesis import pool_domain, summarise_domains
 RELEASES = "releases"
 HEADLINE_DOMAINS = ("symptoms", "adherence", "retention", "satisfaction")
 ALPHA = 0.05
-TABLE_KEYS = {
-    "studies": "study_id",
-    "effects": "effect_id",
-    "searches": "search_id",
-    "screening": "record_id",
-    "syntheses": "synthesis_id",
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "studies": ("study_id",),
+    "effects": ("effect_id",),
+    "searches": ("search_id",),
+    "screening": ("record_id",),
+    "syntheses": ("synthesis_id",),
+    # The tables behind the certainty of the evidence: a change here can change a conclusion.
+    "risk_of_bias": ("study_id", "domain"),
+    "grade": ("outcome_domain", "factor"),
 }
+TABLE_NOUNS = {"risk_of_bias": "Risk-of-bias judgements", "grade": "GRADE decisions"}
 VERSION_RE = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-# Optional certainty-of-evidence table (GRADE-like); compared only when both versions have it.
+# Certainty-of-evidence decisions (GRADE); compared only when both versions have them.
 CERTAINTY_FILE = "grade.csv"
 
 
@@ -101,7 +105,7 @@ class TableDiff:
     """Rows added, removed and changed (with the columns that changed) between two versions of a table."""
 
     table: str
-    key: str
+    key: str  # the key column(s), joined by "+"
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: dict[str, list[str]] = field(default_factory=dict)
@@ -111,17 +115,21 @@ class TableDiff:
         return not (self.added or self.removed or self.changed)
 
 
-def _rows(path: Path, key: str) -> dict[str, dict[str, str]]:
+def _rows(path: Path, key: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Rows of a CSV file by their key (several key columns are joined by "/")."""
     if not path.is_file():
         return {}
     with path.open(encoding="utf-8", newline="") as fh:
-        return {row[key]: row for row in csv.DictReader(fh) if row.get(key)}
+        rows = csv.DictReader(fh)
+        out = {"/".join(row.get(k) or "" for k in key): row for row in rows}
+    return {ident: row for ident, row in out.items() if all(ident.split("/"))}
 
 
-def diff_table(before: Path, after: Path, table: str, key: str) -> TableDiff:
+def diff_table(before: Path, after: Path, table: str, key: str | Sequence[str]) -> TableDiff:
     """Compare ``before/<table>.csv`` with ``after/<table>.csv`` row by row (by primary key, as text)."""
+    key = (key,) if isinstance(key, str) else tuple(key)
     old, new = _rows(before / f"{table}.csv", key), _rows(after / f"{table}.csv", key)
-    out = TableDiff(table, key)
+    out = TableDiff(table, "+".join(key))
     out.added = sorted(new.keys() - old.keys())
     out.removed = sorted(old.keys() - new.keys())
     for ident in sorted(old.keys() & new.keys()):
@@ -147,32 +155,75 @@ def _schemas(data_dir: Path) -> dict[str, dict]:
     return {r["name"]: strip(r.get("schema", {})) for r in package.get("resources", [])}
 
 
-def schema_changes(before: Path, after: Path) -> list[str]:
-    """What changed in the data package's schemas (fields, types, constraints incl. enums).
+@dataclass(frozen=True)
+class SchemaChange:
+    """One change of the data package's schema; ``breaking`` changes are a change of protocol.
 
-    A change here is a change of the protocol (eligibility, outcomes, coding rules): a MAJOR release.
+    Additive changes (a new table, a new field, new allowed values, a constraint relaxed) keep
+    every earlier row valid and meaningful: they come with new searches or new extraction items
+    (MINOR). Removing or renaming a table or field, narrowing the allowed values, changing a type
+    or any other constraint or key changes what earlier data mean (MAJOR).
     """
+
+    text: str
+    breaking: bool
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _field_change(table: str, old: dict, new: dict) -> SchemaChange:
+    """Classify the change of one field's definition (additive or breaking)."""
+    name = f"{table}.{old['name']}"
+    if old.get("type", "string") != new.get("type", "string"):
+        return SchemaChange(f"{name} type changed", True)
+    other = {"constraints", "type", "name"}
+    if {k: v for k, v in old.items() if k not in other} != {k: v for k, v in new.items() if k not in other}:
+        return SchemaChange(f"{name} definition changed", True)
+    old_c, new_c = old.get("constraints", {}), new.get("constraints", {})
+    relaxed = []
+    for key in sorted((old_c.keys() | new_c.keys()) - {"enum"}):
+        if old_c.get(key) == new_c.get(key):
+            continue
+        if key == "required" and not new_c.get(key):
+            relaxed.append("no longer required")
+            continue
+        return SchemaChange(f"{name} constraint {key} changed", True)
+    old_enum, new_enum = old_c.get("enum"), new_c.get("enum")
+    if old_enum != new_enum:
+        if new_enum is None:
+            relaxed.append("any value allowed")
+        elif old_enum is not None and set(old_enum) <= set(new_enum):
+            relaxed.append(
+                "allowed values added: " + ", ".join(str(v) for v in new_enum if v not in old_enum)
+            )
+        else:
+            return SchemaChange(f"{name} allowed values changed", True)
+    return SchemaChange(f"{name} {'; '.join(relaxed)}", False)
+
+
+def schema_changes(before: Path, after: Path) -> list[SchemaChange]:
+    """What changed in the data package's schemas (tables, fields, types, constraints incl. enums)."""
     old, new = _schemas(before), _schemas(after)
-    out = [f"table {name} added" for name in sorted(new.keys() - old.keys())]
-    out += [f"table {name} removed" for name in sorted(old.keys() - new.keys())]
+    out = [SchemaChange(f"table {name} added", False) for name in sorted(new.keys() - old.keys())]
+    out += [SchemaChange(f"table {name} removed", True) for name in sorted(old.keys() - new.keys())]
     for name in sorted(old.keys() & new.keys()):
         old_fields = {f["name"]: f for f in old[name].get("fields", [])}
         new_fields = {f["name"]: f for f in new[name].get("fields", [])}
-        out += [f"{name}.{c} added" for c in sorted(new_fields.keys() - old_fields.keys())]
-        out += [f"{name}.{c} removed" for c in sorted(old_fields.keys() - new_fields.keys())]
+        out += [
+            SchemaChange(f"{name}.{c} added", False) for c in sorted(new_fields.keys() - old_fields.keys())
+        ]
+        out += [
+            SchemaChange(f"{name}.{c} removed", True) for c in sorted(old_fields.keys() - new_fields.keys())
+        ]
         for c in sorted(old_fields.keys() & new_fields.keys()):
             if old_fields[c] != new_fields[c]:
-                what = "allowed values" if _enum(old_fields[c]) != _enum(new_fields[c]) else "definition"
-                out.append(f"{name}.{c} {what} changed")
+                out.append(_field_change(name, old_fields[c], new_fields[c]))
         rest_old = {k: v for k, v in old[name].items() if k != "fields"}
         rest_new = {k: v for k, v in new[name].items() if k != "fields"}
         if rest_old != rest_new:
-            out.append(f"{name} keys changed")
+            out.append(SchemaChange(f"{name} keys changed", True))
     return out
-
-
-def _enum(f: dict) -> object:
-    return f.get("constraints", {}).get("enum")
 
 
 # --- headline results and the conclusion-change check ---------------------------------------
@@ -241,14 +292,20 @@ def headline(state: Path) -> list[Headline]:
 
 
 def certainty(state: Path) -> dict[str, str] | None:
-    """Certainty rating per outcome domain from ``data/grade.csv`` if the review has one."""
-    path = state / "data" / CERTAINTY_FILE
-    if not path.is_file():
+    """GRADE certainty per outcome domain, computed from ``data/grade.csv`` (None: no such table).
+
+    A domain with arm-A evidence whose GRADE decisions are not all recorded is "not yet graded".
+    """
+    if not (state / "data" / CERTAINTY_FILE).is_file():
         return None
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if not {"outcome_domain", "certainty"} <= set(frame.columns):
-        return None
-    return dict(zip(frame["outcome_domain"], frame["certainty"], strict=True))
+    from livingreview import grade
+
+    data = load_dataset(state / "data")
+    return {
+        g.domain: g.certainty or "not yet graded"
+        for g in grade.domain_grades(data, grade.load_grade(state / "data"))
+        if g.n_studies
+    }
 
 
 def _p_text(p: float | None) -> str:
@@ -257,13 +314,40 @@ def _p_text(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def significance_basis(h: Headline) -> str:
+    """The test behind a domain's significance, with its values (pooled CI or sign test)."""
+    if h.pooled_r is not None and h.pooled_ci_lb is not None and h.pooled_ci_ub is not None:
+        return (
+            f"pooled r {h.pooled_r:.2f}, 95% CI {h.pooled_ci_lb:.2f} to {h.pooled_ci_ub:.2f}, "
+            f"{h.pooled_k} studies"
+        )
+    return f"sign test p {_p_text(h.sign_p)}"
+
+
+def direction_basis(h: Headline) -> str:
+    """What a domain's direction rests on: the pooled r, or the count of positive and negative studies."""
+    if h.pooled_r is not None:
+        return f"pooled r {h.pooled_r:.2f}"
+    return f"{h.positive} positive and {h.negative} negative studies"
+
+
+def _before_now(old: str, new: str) -> str:
+    return f"before: {old}; now: {new}"
+
+
 def conclusion_changes(
     before: Sequence[Headline],
     after: Sequence[Headline],
     certainty_before: dict[str, str] | None = None,
     certainty_after: dict[str, str] | None = None,
 ) -> list[str]:
-    """Clauses naming each conclusion that differs: direction, significance, certainty."""
+    """Clauses naming each conclusion that differs: direction, significance, certainty.
+
+    Each clause names the evidence it rests on before and now (the sign test, or the pooled
+    correlation's confidence interval once two or more studies give a correlation).
+    """
+    from livingreview.grade import LEVELS
+
     old = {h.domain: h for h in before}
     out = []
     for h in after:
@@ -272,21 +356,27 @@ def conclusion_changes(
             continue
         if o.direction != h.direction:
             out.append(
-                f"for {h.domain}, the direction of the evidence changed from {o.direction} to {h.direction}"
+                f"for {h.domain}, the direction of the evidence changed from {o.direction} to {h.direction} "
+                f"({_before_now(direction_basis(o), direction_basis(h))})"
             )
         if o.significant != h.significant:
             state = "now" if h.significant else "no longer"
             out.append(
                 f"for {h.domain}, the result is {state} statistically significant "
-                f"(sign test p {_p_text(o.sign_p)} before, {_p_text(h.sign_p)} now)"
+                f"({_before_now(significance_basis(o), significance_basis(h))})"
             )
     if certainty_before is not None and certainty_after is not None:
         for domain in sorted(certainty_before.keys() & certainty_after.keys()):
-            if certainty_before[domain] != certainty_after[domain]:
+            was, now = certainty_before[domain], certainty_after[domain]
+            if was == now:
+                continue
+            if was in LEVELS and now in LEVELS:
+                way = "up" if LEVELS.index(now) > LEVELS.index(was) else "down"
                 out.append(
-                    f"for {domain}, the certainty of the evidence changed from "
-                    f"{certainty_before[domain]} to {certainty_after[domain]}"
+                    f"for {domain}, the certainty of the evidence (GRADE) went {way} from {was} to {now}"
                 )
+            else:
+                out.append(f"for {domain}, the certainty of the evidence (GRADE) changed from {was} to {now}")
     return out
 
 
@@ -300,7 +390,7 @@ class Comparison:
     before: str | None
     after: str
     tables: dict[str, TableDiff]
-    schema: list[str]
+    schema: list[SchemaChange]
     headline_before: list[Headline]
     headline_after: list[Headline]
     conclusions: list[str]
@@ -317,7 +407,8 @@ class Comparison:
                 name: {"key": d.key, "added": d.added, "removed": d.removed, "changed": d.changed}
                 for name, d in self.tables.items()
             },
-            "schema_changes": self.schema,
+            "schema_changes": [str(x) for x in self.schema],
+            "schema_breaking": [str(x) for x in self.schema if x.breaking],
             "headline": {
                 "before": [asdict(h) for h in self.headline_before],
                 "after": [asdict(h) for h in self.headline_after],
@@ -407,7 +498,8 @@ def conclusion_flag(c: Comparison) -> str:
         return "This is the first version of the review, so no earlier conclusion can have changed."
     if not c.conclusions:
         return (
-            f"No conclusion changed since version {c.before}: every direction and significance is the same."
+            f"No conclusion changed since version {c.before}: every direction, significance and certainty "
+            "of the evidence is the same."
         )
     joined = "; ".join(c.conclusions)
     return f"A conclusion changed since version {c.before}: {joined}."
@@ -469,8 +561,19 @@ def whats_new_rows(c: Comparison) -> list[dict[str, str]]:
                 "detail": f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed",
             }
         )
-    if c.schema:
-        rows.append({"group": group, "item": "Protocol (data schema)", "detail": "; ".join(c.schema)})
+    for t, noun in TABLE_NOUNS.items():
+        d = c.tables.get(t)
+        if d is None or d.empty:
+            continue
+        parts = [f"{len(d.added)} added", f"{len(d.removed)} removed"]
+        parts += [f"{i} ({', '.join(cols)})" for i, cols in d.changed.items()]
+        rows.append({"group": group, "item": f"{noun} changed", "detail": "; ".join(parts)})
+    breaking = [str(x) for x in c.schema if x.breaking]
+    additive = [str(x) for x in c.schema if not x.breaking]
+    if breaking:
+        rows.append({"group": group, "item": "Protocol (data schema)", "detail": "; ".join(breaking)})
+    if additive:
+        rows.append({"group": group, "item": "Data schema extended", "detail": "; ".join(additive)})
     hgroup = "Headline results, arm A (before → after)"
     old = {h.domain: h for h in c.headline_before}
     for h in c.headline_after:
@@ -493,7 +596,8 @@ def whats_new_text(c: Comparison) -> str:
             group = row["group"]
             lines += ["", group, "-" * len(group)]
         lines.append(f"{row['item']}: {row['detail']}")
-    lines += ["", conclusion_flag(c)]
+    if c.first:
+        lines += ["", conclusion_flag(c)]
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
