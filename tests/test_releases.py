@@ -322,14 +322,19 @@ def test_a_correction_is_a_patch_and_is_listed_with_its_columns(project_copy: Pa
 
 def test_a_changed_conclusion_demands_a_minor_release(project_copy: Path) -> None:
     at_last_release(project_copy)
-    # Turning the positive arm-A symptom studies to null removes the significant sign test.
+    # Turning the positive arm-A studies to "no association" changes the direction of the evidence.
     path = project_copy / "data" / "effects.csv"
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     studies = {r["study_id"]: r for r in csv.DictReader((project_copy / "data" / "studies.csv").open())}
     for row in rows:
         if studies[row["study_id"]]["arm_relevance"] == "A" and row["direction"] == "positive":
-            edit_cell(path, "effect_id", row["effect_id"], "direction", "null")
+            if "direction_source" in row:  # v0.2.0 coding: no direction, significance on its own
+                edit_cell(path, "effect_id", row["effect_id"], "direction", "not_reported")
+                edit_cell(path, "effect_id", row["effect_id"], "direction_source", "none")
+                edit_cell(path, "effect_id", row["effect_id"], "direction_reason", "")
+            else:
+                edit_cell(path, "effect_id", row["effect_id"], "direction", "null")
             edit_cell(path, "effect_id", row["effect_id"], "significant", "no")
     project = Project(project_copy)
     c = whats_new(project, current_version(project_copy))

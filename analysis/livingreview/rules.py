@@ -40,6 +40,7 @@ READER_COLUMNS = {
     "studies.csv": ("population", "country", "setting", "medication", "arms"),
     "effects.csv": ("outcome_measure", "alliance_measure", "timing", "statistic_reported"),
     "screening.csv": ("citation", "reason"),
+    "prisma-checklist.csv": ("note",),
 }
 
 
