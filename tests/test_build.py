@@ -40,6 +40,8 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     n = len(list((project_copy / "analysis").glob("*.ipynb")))
     assert f"[{n}/{n}]" in done.stdout and "preview written" in done.stdout
     assert "04-validation.ipynb: inputs unchanged, stored outputs kept" in done.stdout
+    assert "without encryption" not in done.stdout + done.stderr, "a kernel transport warning"
+    assert done.stdout.rstrip().splitlines()[-1].startswith("build finished in ")
     assert digests(project_copy) == before, "re-executing the committed notebooks changed them"
     n_before = yaml.safe_load((project_copy / "_variables.yml").read_text())["studies"]["n_total"]
 
@@ -67,3 +69,20 @@ def test_inputs_digest_follows_declared_inputs_and_cell_sources(project_copy: Pa
     assert inputs_digest(nb, project_copy) not in {first, None}
     undeclared = nbformat.read(project_copy / "analysis" / "01-studies.ipynb", as_version=4)
     assert inputs_digest(undeclared, project_copy) is None
+
+
+def test_a_skipped_notebook_is_one_that_nbval_checks_against_its_current_inputs(root: Path) -> None:
+    """``execute`` keeps a notebook whose declared inputs are unchanged; that is safe only because
+    its stored digest is that of the current inputs and the README's test command re-executes it
+    (nbval) and compares every output with a fresh computation."""
+    import nbformat
+    from livingreview.execute import inputs_digest, is_current
+
+    declared = [
+        p for p in sorted((root / "analysis").glob("*.ipynb")) if inputs_digest(nbformat.read(p, 4), root)
+    ]
+    assert declared, "no notebook declares its inputs: nothing is ever skipped"
+    for path in declared:
+        assert is_current(nbformat.read(path, 4), root), f"{path.name}: stored outputs are from older inputs"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "\npython -m pytest --nbval analysis tests\n" in readme

@@ -25,11 +25,14 @@ from livingreview.versions import (
     Headline,
     certainty,
     conclusion_changes,
+    conclusion_flag,
     cumulative,
     parse_version,
     released_versions,
+    significance_basis,
     whats_new,
     whats_new_rows,
+    whats_new_text,
 )
 from scratch import add_study, current_version, later_date, livingreview, next_version, release_date
 
@@ -491,3 +494,43 @@ def test_first_release_says_there_is_no_previous_version(project_copy: Path) -> 
     shutil.rmtree(project_copy / "releases")
     c = whats_new(Project(project_copy), current_version(project_copy))
     assert c.first and "first version" in c.report()
+
+
+def test_a_study_printing_r_changes_the_test_and_the_message_names_both(project_copy: Path) -> None:
+    # The case that went wrong: one more arm-A correlation for symptoms makes the domain poolable,
+    # so significance moves from the sign test to the pooled CI; the message must quote both.
+    sid = add_study(project_copy)
+    path = project_copy / "data" / "effects.csv"
+    for column, value in {
+        "outcome_domain": "symptoms",
+        "outcome_measure": "HAM-D",
+        "r": "0.02",
+        "n": "300",
+        "statistic_reported": "r = 0.02",
+        "direction": "null",
+        "significant": "no",
+        "quote": "r = 0.02",
+    }.items():
+        edit_cell(path, "effect_id", f"{sid}-1", column, value)
+    c = whats_new(Project(project_copy), current_version(project_copy))
+    old = {h.domain: h for h in c.headline_before}["symptoms"]
+    new = {h.domain: h for h in c.headline_after}["symptoms"]
+    assert new.pooled_r is not None, "two or more arm-A symptom correlations are pooled"
+    clauses = [x for x in c.conclusions if x.startswith("for symptoms, the result is")]
+    assert len(clauses) == int(old.significant != new.significant)
+    for clause in clauses:
+        assert f"(before: {significance_basis(old)}; now: {significance_basis(new)})" in clause
+        assert "now: pooled r" in clause
+    assert whats_new_text(c).count(conclusion_flag(c)) == 1
+
+
+def test_certainty_compared_by_whats_new_is_the_summary_of_findings_certainty(root: Path) -> None:
+    from livingreview import grade
+    from livingreview.data import load_dataset
+
+    shown = {
+        g.domain: g.certainty or "not yet graded"
+        for g in grade.domain_grades(load_dataset(root / "data"), grade.load_grade(root / "data"))
+        if g.n_studies
+    }
+    assert certainty(root) == shown

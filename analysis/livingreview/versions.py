@@ -291,21 +291,28 @@ def headline(state: Path) -> list[Headline]:
     return out
 
 
-def certainty(state: Path) -> dict[str, str] | None:
-    """GRADE certainty per outcome domain, computed from ``data/grade.csv`` (None: no such table).
+def certainty(state: Path, headlines: Sequence[Headline] | None = None) -> dict[str, str] | None:
+    """GRADE certainty per outcome domain with arm-A evidence, computed from ``data/grade.csv``
+    as the summary of findings computes it (None: the review has no such table).
 
-    A domain with arm-A evidence whose GRADE decisions are not all recorded is "not yet graded".
+    A domain whose five GRADE decisions are not all recorded is "not yet graded".
     """
-    if not (state / "data" / CERTAINTY_FILE).is_file():
+    path = state / "data" / CERTAINTY_FILE
+    if not path.is_file():
         return None
     from livingreview import grade
 
-    data = load_dataset(state / "data")
-    return {
-        g.domain: g.certainty or "not yet graded"
-        for g in grade.domain_grades(data, grade.load_grade(state / "data"))
-        if g.n_studies
-    }
+    decisions = grade.load_grade(state / "data")
+    out = {}
+    for h in headlines if headlines is not None else headline(state):
+        if not h.n_studies:
+            continue
+        rows = decisions[decisions["outcome_domain"] == h.domain].set_index("factor")["downgrade"]
+        if set(grade.FACTORS) <= set(rows.index):
+            out[h.domain] = grade.certainty([int(rows[f]) for f in grade.FACTORS])
+        else:
+            out[h.domain] = "not yet graded"
+    return out
 
 
 def _p_text(p: float | None) -> str:
@@ -435,7 +442,12 @@ def compare(before: Path | None, after: Path, before_label: str | None, after_la
         schema_changes(before / "data", after / "data"),
         before_headline,
         after_headline,
-        conclusion_changes(before_headline, after_headline, certainty(before), certainty(after)),
+        conclusion_changes(
+            before_headline,
+            after_headline,
+            certainty(before, before_headline),
+            certainty(after, after_headline),
+        ),
     )
 
 
