@@ -53,10 +53,10 @@ def test_add_parser_registers_meta_with_run() -> None:
 
 
 def test_json_main_keys_match_metafor(bcg_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "meta", str(bcg_csv), "--json")
+    code, out, err = _run(capsys, "meta", str(bcg_csv), "--json", "--control", "metafor")
     assert code == 0 and err == ""
     res = json.loads(out)
-    assert set(res) >= MAIN_KEYS
+    assert set(res) >= MAIN_KEYS and res["control"] == "metafor"
     assert not {"egger", "trimfill", "leave1out", "cumulative", "metareg"} & set(res)
     ref = _metafor("REML", "z")
     assert res["k"] == 13
@@ -71,6 +71,7 @@ def test_json_main_keys_match_metafor(bcg_csv: Path, capsys: pytest.CaptureFixtu
 
 def test_json_optional_sections(bcg_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "meta", str(bcg_csv), "--method", "PM", "--knha", "--json",
+                        "--control", "metafor",
                         "--egger", "--trimfill", "--leave1out", "--cumulative-by", "year",
                         "--moderator", "ablat", "--moderator", "alloc")  # fmt: skip
     assert code == 0
@@ -114,10 +115,10 @@ def test_metareg_values_match_metafor(tmp_path: Path, capsys: pytest.CaptureFixt
     mr = json.loads(out)["metareg"]
     ref = next(r for r in BCG["metareg"] if (r["mods"], r["method"], r["test"])
                == (["ablat"], "REML", "z"))  # fmt: skip
-    # the CLI runs metafor's default control (threshold 1e-5); the reference is tight (1e-12)
-    assert mr["b"] == pytest.approx(ref["b"], rel=1e-4)
-    assert mr["QM"] == pytest.approx(ref["QM"], rel=1e-4)
-    assert mr["R2"] == pytest.approx(ref["R2"], rel=1e-4)
+    # the CLI's default control is exact; the reference is metafor's tight refit
+    assert mr["b"] == pytest.approx(ref["b"], rel=1e-9)
+    assert mr["QM"] == pytest.approx(ref["QM"], rel=1e-9)
+    assert mr["R2"] == pytest.approx(ref["R2"], rel=1e-9)
 
 
 def test_readable_summary(bcg_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,8 +140,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("yi,vi\n0.1,0.01\n0.2,0.02\n0.3,0\n", "data.csv:4:vi: variance must be positive"),
-        ("yi,vi\n0.1,0.01\n0.2,-1\n", "data.csv:3:vi: variance must be positive"),
+        ("yi,vi\n0.1,0.01\n0.2,0.02\n0.3,0\n", "data.csv:4:vi: variance must be positive, got 0"),
+        ("yi,vi\n0.1,0.01\n0.2,-1\n", "data.csv:3:vi: variance must be positive, got -1"),
         ("yi,vi\n0.1,0.01\nabc,0.02\n", "data.csv:3:yi: not a number: 'abc'"),
         ("yi,vi\n0.1,0.01\n,0.02\n", "data.csv:3:yi: missing value"),
         ("yi,vi\n0.1,0.01\nnan,0.02\n", "data.csv:3:yi: not a finite number: 'nan'"),
@@ -201,4 +202,4 @@ def test_python_dash_m(bcg_csv: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr == f"{bad}:2:vi: variance must be positive\n"
+    assert proc.stderr == f"{bad}:2:vi: variance must be positive, got 0\n"

@@ -78,8 +78,8 @@ def test_homogeneous_data_gives_tau2_zero() -> None:
 @pytest.mark.parametrize(
     ("yi", "vi", "column", "index", "problem"),
     [
-        ([0.1, 0.2, 0.3], [0.1, 0.0, 0.1], "vi", 1, "variance must be positive"),
-        ([0.1, 0.2, 0.3], [0.1, 0.1, -0.2], "vi", 2, "variance must be positive"),
+        ([0.1, 0.2, 0.3], [0.1, 0.0, 0.1], "vi", 1, "variance must be positive, got 0"),
+        ([0.1, 0.2, 0.3], [0.1, 0.1, -0.2], "vi", 2, "variance must be positive, got -0.20000000000000001"),
         ([0.1, math.nan, 0.3], [0.1, 0.1, 0.1], "yi", 1, "missing value"),
         ([0.1, 0.2, 0.3], [math.inf, 0.1, 0.1], "vi", 0, "infinite value"),
     ],

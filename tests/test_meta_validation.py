@@ -9,7 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from livingreview.meta_validation import (
+    bound,
+    exact_frame,
+    exact_table,
     load_reference,
+    metafor_defaults_frame,
+    metafor_defaults_table,
     summary_variables,
     validation_frame,
     validation_table,
@@ -27,11 +32,11 @@ def frame() -> pd.DataFrame:
 
 def test_frame_has_one_row_per_group_sorted(frame: pd.DataFrame) -> None:
     keys = ["dataset", "method", "test", "group"]
-    assert list(frame.columns) == [*keys, "n", "worst_rel_diff", "all_ok"]
+    assert list(frame.columns) == [*keys, "n", "worst_value_diff", "worst_p_diff", "all_ok"]
     assert not frame.duplicated(keys).any()
     assert frame[keys].equals(frame.sort_values(keys)[keys].reset_index(drop=True))
     assert frame["all_ok"].all()
-    assert frame["worst_rel_diff"].max() < 1e-8
+    assert frame["worst_value_diff"].max() < 1e-8  # 1e-9 except metafor's own Cook's distances
     assert set(frame["dataset"]) == set(load_reference(REF_PATH)["datasets"])
 
 
@@ -42,21 +47,36 @@ def test_table_html_is_deterministic() -> None:
         html2 = validation_table(REF_PATH).as_raw_html()
     assert html1 == html2
     assert 'id="metafor-validation"' in html1 and "Agreement with R metafor" in html1
-
-
-def test_display_is_a_bound_that_does_not_depend_on_noise_digits() -> None:
-    from livingreview.meta_validation import _fmt
-
-    assert _fmt(4.6e-09) == _fmt(4.7e-09) == _fmt(1e-09) == "< 1e-8"
-    assert _fmt(1.3e-11) == "< 1e-10" and _fmt(3e-13) == "< 1e-12"
+    for table, ident in ((exact_table, "exact-validation"), (metafor_defaults_table, "metafor-defaults")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            html = table().as_raw_html()
+        assert f'id="{ident}"' in html and html == table().as_raw_html()
+        assert not re.search(r"\d\.\de-1[0-9]", html)  # no raw floating-point noise printed
 
 
 def test_summary_variables() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         v = summary_variables(REF_PATH)
-    assert v["n_comparisons"] > 20_000 and v["n_failed"] == 0
-    # shown as the power of ten it stays below: the digits are BLAS noise that differs by machine
-    assert re.fullmatch(r"< 1e-\d+", v["worst_rel_diff"])
-    assert float(v["worst_rel_diff"][2:]) <= 1e-8
-    assert v["metafor_version"] == "3.8.1" and v["n_datasets"] == 7
+    assert v["n_comparisons"] > 40_000 and v["n_failed"] == 0
+    assert v["worst_rel_diff"] == v["exact_worst_rel_diff"] == "< 1e-9"  # a bound: machine-independent
+    assert v["n_exact_comparisons"] > 1000 and v["n_exact_failed"] == 0 and v["exact_digits"] == 50
+    assert v["metafor_version"] == "3.8.1" and v["n_datasets"] == 10
+    assert float(v["metafor_default_worst_tau2"]) > 1  # metafor's PM in milli-units is far off
+
+
+def test_bounds_are_the_same_on_every_machine() -> None:
+    assert bound(4.6e-10, 1e-9) == bound(4.7e-10, 1e-9) == bound(1e-9, 1e-9) == "< 1e-9"
+    assert bound(2e-6, 1e-9) == "2.0e-06"  # a failure is shown as it is
+    assert bound(float("nan"), 1e-9) == "–"
+
+
+def test_exact_frame_and_metafor_defaults() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ex = exact_frame()
+    assert ex["all_ok"].all() and ex["worst_value_diff"].max() < 1e-11
+    d = metafor_defaults_frame()
+    row = d[(d["dataset"] == "bcg") & (d["method"] == "REML")].iloc[0]
+    assert 1e-8 < row["tau2"] < 1e-5  # metafor's default REML stops about 2e-7 short on dat.bcg

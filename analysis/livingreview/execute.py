@@ -27,7 +27,11 @@ KERNEL = "python3"
 TIMEOUT_S = 600
 
 
-VALIDATION_INPUTS = ("tests/reference/metafor_reference.json", "analysis/livingreview/meta*.py")
+VALIDATION_INPUTS = (
+    "tests/reference/metafor_reference.json",
+    "tests/reference/exact_reference.json",
+    "analysis/livingreview/meta*.py",
+)
 CACHE_DIR = ".cache"
 
 

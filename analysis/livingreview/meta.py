@@ -13,11 +13,11 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import special
 
 from livingreview.meta_core import (
     EPS,
@@ -29,10 +29,10 @@ from livingreview.meta_core import (
     check_yi_vi,
     chisq_sf,
     wls,
-    zeroin,
 )
-from livingreview.meta_intercept import Workspace, final_sums, fisher_intercept
-from livingreview.meta_tau2 import METHODS, estimate_tau2, q_gen
+from livingreview.meta_fisher import Fits, Prepared, prepare
+from livingreview.meta_inference import critical, intercept_stats
+from livingreview.meta_tau2 import METHODS, estimate_tau2, q_gen, solve_decreasing
 
 TESTS = ("z", "knha")
 
@@ -90,6 +90,8 @@ class MetaResult:
     ddf: int | None
     R2: float | None = None
     iterations: int = 0
+    pi_lb: float = math.nan
+    pi_ub: float = math.nan
 
     @property
     def k(self) -> int:
@@ -116,10 +118,13 @@ class MetaResult:
 
     def crit(self) -> float:
         """Critical value of the Wald-type tests (z, or t with k − p df)."""
-        alpha = 1 - self.level / 100
-        if self.ddf is None:
-            return float(stats.norm.isf(alpha / 2))
-        return float(stats.t.isf(alpha / 2, self.ddf)) if self.ddf > 0 else math.nan
+        if self.ddf is not None and self.ddf < 1:
+            return math.nan
+        return float(critical(self.level, self.ddf))
+
+    def prepared(self) -> Prepared:
+        """The centred (and, for extreme units, rescaled) data the fit was computed on."""
+        return prepare(self.yi, self.vi, self.control.exact)
 
 
 def fisher_z(r: ArrayLike, n: ArrayLike) -> tuple[FArray, FArray]:
@@ -138,12 +143,14 @@ def fisher_z_inverse(z: ArrayLike) -> FArray:
     return np.tanh(np.asarray(z, dtype=float))
 
 
-def moderator_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[FArray, list[str]]:
+def moderator_matrix(frame: Any, columns: Sequence[str]) -> tuple[FArray, list[str]]:
     """Moderator columns as R's ``model.matrix`` would code them (without the intercept).
 
     Numeric columns enter as they are; other columns are factors with sorted levels and
     treatment contrasts against the first level, named ``<column><level>`` as in metafor.
     """
+    import pandas as pd
+
     blocks: list[FArray] = []
     names: list[str] = []
     for col in columns:
@@ -197,21 +204,23 @@ def rma(
     method: str = "REML",
     test: str = "z",
     level: float = 95,
-    control: Control | None = None,
+    control: Control | str | None = None,
 ) -> MetaResult:
     """Fit a fixed/random-effects model or meta-regression (metafor ``rma(yi, vi, mods=...)``).
 
     ``mods`` holds moderator columns (an intercept is always added); ``test="knha"`` gives
-    Knapp–Hartung t/F tests with k − p df (s² not truncated).
+    Knapp–Hartung t/F tests with k − p df (s² not truncated). ``control`` is ``"exact"`` (the
+    default: converged to machine precision, independent of the units of yi) or ``"metafor"``
+    (metafor's absolute stopping rules, to reproduce its printed output), or a :class:`Control`.
     """
-    y, v = check_yi_vi(yi, vi)
+    control = Control.of(control)
+    y, v = check_yi_vi(yi, vi, control.exact)
     if method not in METHODS:
         raise MetaAnalysisError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if test not in TESTS:
         raise MetaAnalysisError(f"unknown test {test!r}; choose 'z' or 'knha'")
     if not 0 < level < 100:
         raise MetaAnalysisError("level must be between 0 and 100")
-    control = control or Control()
     k = y.size
     X = _design(mods, k)
     p = 1 if X is None else X.shape[1]
@@ -225,82 +234,43 @@ def rma(
             )
     if k == 1:
         test = "z"
-    if v.max() / v.min() >= 1e7:
+    if v.max() >= 1e7 * v.min():
         warnings.warn("ratio of largest to smallest vi is extremely large", stacklevel=2)
-    if X is None:
-        return _rma_intercept(y, v, method, test, level, control)
-    ymc = y - y.mean()
-    t2 = estimate_tau2(ymc, v, X, p, method, control)
-    return _finish(y, v, X, names, method, test, level, control, t2.tau2, t2.se, t2.iterations)
+    prep = prepare(y, v, control.exact)
+    fits = Fits(prep.y, prep.v) if X is None else None
+    t2 = estimate_tau2(prep.y, prep.v, X, p, method, control, prep.scale, fits)
+    if fits is not None:
+        return _intercept_result(
+            y, v, prep, fits, method, test, level, control, t2.tau2, t2.se, t2.iterations
+        )
+    return _finish(y, v, prep, X, names, method, test, level, control, t2.tau2, t2.se, t2.iterations)
 
 
-def _rma_intercept(
-    y: FArray, v: FArray, method: str, test: str, level: float, control: Control
+def _intercept_result(
+    y: FArray,
+    v: FArray,
+    prep: Prepared,
+    fits: Fits,
+    method: str,
+    test: str,
+    level: float,
+    control: Control,
+    tau2: float,
+    se_tau2: float,
+    iterations: int,
 ) -> MetaResult:
-    """Intercept-only fit through weighted sums (no k×k or p×p algebra, buffers reused)."""
-    k = y.size
-    ws = Workspace.get(k)
-    iterations = 0
-    if k == 1 or method == "EE":
-        tau2, se_tau2 = 0.0, math.nan
-        at, zero, _ = final_sums(y, v, 0.0, ws)
-    elif method in ("REML", "ML"):
-        reml = method == "REML"
-        np.subtract(y, float(y.sum()) / k, out=ws.r)
-        he = (float(ws.r @ ws.r) - float(v.sum()) * (1.0 - 1.0 / k)) / (k - 1)
-        tau2, iterations, ok = fisher_intercept(y, v, reml, control, ws, max(0.0, he))
-        if not ok:
-            raise ConvergenceError(
-                f"{method}: Fisher scoring did not converge in {control.maxiter} iterations "
-                f"(threshold {control.threshold:g}); try a larger maxiter or another method"
-            )
-        at, zero, gap = final_sums(y, v, tau2, ws, reml)
-        if control.ll0check and tau2 > control.threshold and gap > control.tol:
-            warnings.warn(
-                f"{method}: Fisher scoring may have stopped at a local maximum; tau2 set to 0",
-                stacklevel=3,
-            )
-            tau2, at = 0.0, zero
-        se_tau2 = math.sqrt(2.0 / at.tr_pp) if reml else math.sqrt(2.0 / at.sw2)
-    else:
-        t2 = estimate_tau2(y - y.mean(), v, None, 1, method, control)
-        tau2, se_tau2 = t2.tau2, t2.se
-        at, zero, _ = final_sums(y, v, tau2, ws)
-    s2w, ddf = 1.0, None
-    if test == "knha":
-        s2w = 0.0 if at.rss <= EPS else at.rss / (k - 1)
-        ddf = k - 1
-    vb = s2w / at.sw
-    se = math.sqrt(vb)
-    zval = at.mu / se if se > 0 else math.copysign(math.inf, at.mu)
-    alpha = 1 - level / 100  # scipy.special ufuncs: the same values as scipy.stats, faster
-    if ddf is None:
-        crit = -float(special.ndtri(alpha / 2))
-        pval = 2 * float(special.ndtr(-abs(zval)))
-        QM_df: tuple[int, int | None] = (1, None)
-        QMp = pval
-    else:
-        crit = -float(special.stdtrit(ddf, alpha / 2))
-        pval = 2 * float(special.stdtr(ddf, -abs(zval)))
-        QM_df, QMp = (1, ddf), pval
-    if k > 1:
-        QE = max(0.0, zero.rss)
-        QEp = float(special.chdtrc(k - 1, QE))
-        vt = (k - 1) / zero.tr_p
-        if method == "EE":
-            I2 = max(0.0, 100 * (QE - (k - 1)) / QE) if QE > 0 else 0.0
-            H2 = QE / (k - 1)
-        else:
-            I2, H2 = 100 * tau2 / (vt + tau2), tau2 / vt + 1
-    else:
-        QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    """An intercept-only fit from its tau² (normalised units) through the inference block."""
+    s = intercept_stats(fits, np.float64(tau2), prep, method, test, level)
+    ddf = s["ddf"]
     one = np.array
+    z = s["zval"]
     return MetaResult(
         yi=y, vi=v, X=None, coef_names=("intrcpt",), method=method, test=test, level=level,
-        control=control, beta=one([at.mu]), se=one([se]), zval=one([zval]), pval=one([pval]),
-        ci_lb=one([at.mu - crit * se]), ci_ub=one([at.mu + crit * se]), vb=one([[vb]]),
-        tau2=tau2, se_tau2=se_tau2, QE=QE, QEp=QEp, QM=zval * zval, QM_df=QM_df, QMp=QMp,
-        I2=I2, H2=H2, vt=vt, s2w=s2w, ddf=ddf, R2=None, iterations=iterations,
+        control=control, beta=one([s["estimate"]]), se=one([s["se"]]), zval=one([z]),
+        pval=one([s["pval"]]), ci_lb=one([s["ci_lb"]]), ci_ub=one([s["ci_ub"]]),
+        vb=one([[s["se"] ** 2]]), tau2=s["tau2"], se_tau2=se_tau2 * prep.vscale, QE=s["Q"],
+        QEp=s["Qp"], QM=z * z, QM_df=(1, ddf), QMp=s["pval"], I2=s["I2"], H2=s["H2"], vt=s["vt"],
+        s2w=s["s2w"], ddf=ddf, R2=None, iterations=iterations, pi_lb=s["pi_lb"], pi_ub=s["pi_ub"],
     )  # fmt: skip
 
 
@@ -318,7 +288,8 @@ def _coef_names(coef_names: Sequence[str] | None, p: int) -> tuple[str, ...]:
 def _finish(
     y: FArray,
     v: FArray,
-    X: FArray | None,
+    prep: Prepared,
+    X: FArray,
     names: tuple[str, ...],
     method: str,
     test: str,
@@ -328,41 +299,45 @@ def _finish(
     se_tau2: float,
     iterations: int,
 ) -> MetaResult:
+    """A meta-regression from its tau² (normalised units): WLS on the centred data, QM test."""
+    from scipy import special
+
     k = y.size
-    fit = wls(y, 1.0 / (v + tau2), X)
+    fit = wls(prep.y, 1.0 / (prep.v + tau2), X)
     p = fit.beta.size
+    beta = fit.beta * prep.yscale
+    beta[0] += prep.shift
     s2w = 1.0
     ddf: int | None = None
     if test == "knha":
         rss = fit.rss
         s2w = 0.0 if rss <= EPS else (rss / (k - p) if k > p else math.inf)
         ddf = k - p
-    vb = s2w * fit.A
+    vb = s2w * fit.A * prep.vscale
     se = np.sqrt(np.diag(vb))
     with np.errstate(divide="ignore", invalid="ignore"):  # k = p under knha: se = 0, as metafor
-        zval = fit.beta / se
+        zval = beta / se
     btt = np.arange(1, p) if p > 1 else np.array([0])
     m = btt.size
     try:
         sub = vb[np.ix_(btt, btt)]
-        b = fit.beta[btt]
+        b = beta[btt]
         QM = float(b @ np.linalg.solve(sub, b))
     except np.linalg.LinAlgError:
         QM = math.nan
-    alpha = 1 - level / 100
     if ddf is not None:
         QM /= m
         QM_df: tuple[int, int | None] = (m, k - p)
-        QMp = float(stats.f.sf(QM, m, k - p)) if k - p > 0 else math.nan
-        pval = 2 * stats.t.sf(np.abs(zval), ddf) if ddf > 0 else np.full(p, math.nan)
-        crit = float(stats.t.isf(alpha / 2, ddf)) if ddf > 0 else math.nan
+        QMp = float(special.fdtrc(m, k - p, QM)) if k - p > 0 else math.nan
+        pval = 2 * special.stdtr(ddf, -np.abs(zval)) if ddf > 0 else np.full(p, math.nan)
+        crit = float(critical(level, ddf)) if ddf > 0 else math.nan
     else:
         QM_df = (m, None)
         QMp = chisq_sf(QM, m)
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = float(stats.norm.isf(alpha / 2))
+        pval = 2 * special.ndtr(-np.abs(zval))
+        crit = float(critical(level, None))
     if k > p:
-        fe = wls(y - y.mean(), 1.0 / v, X)
+        fe = wls(prep.y, 1.0 / prep.v, X)
         QE = max(0.0, fe.rss)
         QEp = chisq_sf(QE, k - p)
         vt = (k - p) / fe.tr_p()
@@ -374,42 +349,19 @@ def _finish(
             H2 = tau2 / vt + 1
     else:
         QE, QEp, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
-    R2 = _r2(y, v, X, method, control, tau2) if X is not None else None
+    R2 = _r2(prep, X, method, control, tau2)
     return MetaResult(
-        yi=y,
-        vi=v,
-        X=X,
-        coef_names=names,
-        method=method,
-        test=test,
-        level=level,
-        control=control,
-        beta=fit.beta,
-        se=se,
-        zval=zval,
-        pval=np.asarray(pval, dtype=float),
-        ci_lb=fit.beta - crit * se,
-        ci_ub=fit.beta + crit * se,
-        vb=vb,
-        tau2=tau2,
-        se_tau2=se_tau2,
-        QE=QE,
-        QEp=QEp,
-        QM=QM,
-        QM_df=QM_df,
-        QMp=QMp,
-        I2=I2,
-        H2=H2,
-        vt=vt,
-        s2w=s2w,
-        ddf=ddf,
-        R2=R2,
-        iterations=iterations,
-    )
+        yi=y, vi=v, X=X, coef_names=names, method=method, test=test, level=level, control=control,
+        beta=beta, se=se, zval=zval, pval=np.asarray(pval, dtype=float), ci_lb=beta - crit * se,
+        ci_ub=beta + crit * se, vb=vb, tau2=tau2 * prep.vscale, se_tau2=se_tau2 * prep.vscale,
+        QE=QE, QEp=QEp, QM=QM, QM_df=QM_df, QMp=QMp, I2=I2, H2=H2, vt=vt * prep.vscale, s2w=s2w,
+        ddf=ddf, R2=R2, iterations=iterations,
+    )  # fmt: skip
 
 
-def _r2(y: FArray, v: FArray, X: FArray, method: str, control: Control, tau2: float) -> float | None:
+def _r2(prep: Prepared, X: FArray, method: str, control: Control, tau2: float) -> float | None:
     """Pseudo-R² (%) as metafor: (tau²_RE − tau²_ME)/tau²_RE; adjusted weighted R² for EE."""
+    y, v = prep.y, prep.v
     k, p = X.shape
     if method == "EE":
         if np.var(y) == 0:
@@ -423,7 +375,9 @@ def _r2(y: FArray, v: FArray, X: FArray, method: str, control: Control, tau2: fl
         adj = 1 - (1 - r2) * (k - 1) / (k - p)
         return max(0.0, 100 * adj)
     try:
-        tau2_re = estimate_tau2(y - y.mean(), v, None, 1, method, control).tau2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tau2_re = estimate_tau2(y, v, None, 1, method, control, prep.scale).tau2
     except MetaAnalysisError:
         return None
     if tau2_re == 0:
@@ -452,11 +406,16 @@ def confint_tau2(
     fit: MetaResult,
     *,
     level: float | None = None,
-    tol: float = EPS**0.25,
-    maxiter: int = 1000,
+    tol: float | None = None,
+    maxiter: int | None = None,
     tau2_max: float | None = None,
 ) -> Tau2CI:
-    """Q-profile CI for tau² (metafor ``confint(res, control=list(tol=..., maxiter=...))``)."""
+    """Q-profile CI for tau² (metafor ``confint(res, control=list(tol=..., maxiter=...))``).
+
+    Under the fit's exact control the bounds are solved to machine precision on a bracket
+    that grows until it holds them; under metafor control on [0, max(100, 10·tau²)] with
+    uniroot's tolerance eps^¼ (``tol``, ``maxiter`` and ``tau2_max`` override either).
+    """
     if fit.k == 1:
         raise MetaAnalysisError("cannot compute a CI for tau2 with k = 1")
     if fit.method == "EE":
@@ -464,35 +423,52 @@ def confint_tau2(
     level = fit.level if level is None else level
     alpha = 1 - level / 100
     k, p = fit.k, fit.p
-    lo = 0.0
-    hi = max(100.0, 10 * fit.tau2) if tau2_max is None else tau2_max
-    crit_u = float(stats.chi2.isf(alpha / 2, k - p))
-    crit_l = float(stats.chi2.ppf(alpha / 2, k - p))
+    prep = fit.prepared()
+    exact = fit.control.exact
+    con = Control(tol=fit.control.tol if tol is None else tol, maxiter=1000 if maxiter is None else maxiter,
+                  exact=exact)  # fmt: skip
+    if not exact and tol is None:
+        con = Control.metafor(maxiter=con.maxiter)
+    tau2 = fit.tau2 / prep.vscale
+    if tau2_max is not None:
+        hi = tau2_max / prep.vscale
+    elif exact:
+        hi = 10 * max(tau2, prep.scale)
+    else:
+        hi = max(100.0, 10 * tau2)
+    crit_u = float(special.chdtri(k - p, alpha / 2))
+    crit_l = float(special.chdtri(k - p, 1 - alpha / 2))
 
     def q(t: float) -> float:
-        return q_gen(t, fit.yi, fit.vi, fit.X)
+        return q_gen(t, prep.y, prep.v, fit.X)
 
-    q_hi, q_lo = q(hi), q(lo)
+    q_lo = q(0.0)
     lb = ub = math.nan
     lb_sign = ub_sign = ""
+    grow = exact and tau2_max is None
 
     def root(target: float) -> float:
-        r, _ = zeroin(lambda t: q(t) - target, lo, hi, q_lo - target, q_hi - target, tol, maxiter)
+        if not grow and q(hi) > target:
+            return math.nan
+        r, _ = solve_decreasing(
+            lambda t: q(t) - target, q_lo - target, hi, con, prep.scale, "Q-profile CI", grow
+        )
         return r
 
     if q_lo < crit_l:
-        lb = ub = lo
-    elif q_hi > crit_l:
+        lb = ub = 0.0
+    elif not grow and q(hi) > crit_l:
         ub, ub_sign = hi, ">"
     else:
         ub = root(crit_l)
-    if q_hi > crit_u:
+    if not grow and q(hi) > crit_u:
         lb = ub = hi
         lb_sign = ub_sign = ">"
     elif q_lo < crit_u:
-        lb = lo
+        lb = 0.0
     else:
         lb = root(crit_u)
+    lb, ub = lb * prep.vscale, ub * prep.vscale
     vt = fit.vt
     return Tau2CI(
         tau2=fit.tau2,
@@ -559,14 +535,14 @@ def subgroup_analysis(
     method: str = "REML",
     test: str = "z",
     level: float = 95,
-    control: Control | None = None,
+    control: Control | str | None = None,
 ) -> SubgroupResult:
     """Fit one model per subgroup; Q-between is the Q test of an EE model of the subgroup estimates.
 
     Equivalent to metafor's recipe ``rma(estimates, sei=ses, method="EE")$QE``. For the
     common-tau² version use :func:`rma` with the subgroup as a moderator (its QM test).
     """
-    y, v = check_yi_vi(yi, vi)
+    y, v = check_yi_vi(yi, vi, Control.of(control).exact)
     g = np.asarray([str(x) for x in groups])
     if g.size != y.size:
         raise MetaAnalysisError("groups must have one label per study")

@@ -16,22 +16,15 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from livingreview.meta import (
-    METHODS,
-    InputError,
-    MetaAnalysisError,
-    MetaResult,
-    confint_tau2,
-    moderator_matrix,
-    predict,
-    rma,
-)
-from livingreview.meta_sensitivity import cumulative, leave1out, regtest, trimfill
+from livingreview.meta_core import InputError, MetaAnalysisError
+from livingreview.meta_tau2 import METHODS
+
+if TYPE_CHECKING:
+    from livingreview.meta import MetaResult
 
 __all__ = ["add_parser", "main", "run"]
 
@@ -69,7 +62,7 @@ class Table:
             out[i] = value
         return out
 
-    def column(self, column: str) -> pd.Series:
+    def column(self, column: str) -> np.ndarray | list[str]:
         """A column as numbers when every cell is numeric, otherwise as text."""
         if column not in self.columns:
             raise CliError(f"{self.where(None, column)}: column missing")
@@ -77,9 +70,9 @@ class Table:
             if not text.strip():
                 raise CliError(f"{self.where(i, column)}: missing value")
         try:
-            return pd.Series(self.numeric(column), name=column)
+            return self.numeric(column)
         except CliError:
-            return pd.Series([t.strip() for t in self.columns[column]], name=column)
+            return [t.strip() for t in self.columns[column]]
 
 
 def read_table(path: str) -> Table:
@@ -91,6 +84,11 @@ def read_table(path: str) -> Table:
             if header is None:
                 raise CliError(f"{path}:1: empty file")
             header = [h.strip() for h in header]
+            seen: set[str] = set()
+            for h in header:
+                if h in seen:
+                    raise CliError(f"{path}:1:{h}: duplicate column name in the header")
+                seen.add(h)
             cols: dict[str, list[str]] = {h: [] for h in header}
             lines: list[int] = []
             for row in reader:
@@ -130,6 +128,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--moderator", metavar="COL", action="append", default=[], help="meta-regression moderator"
     )
+    p.add_argument(
+        "--control",
+        choices=("exact", "metafor"),
+        default="exact",
+        help="exact (default): converged to machine precision in any units; metafor: metafor's "
+        "default stopping rules, to reproduce its printed output",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -162,28 +167,40 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
         else list(range(1, len(yi) + 1))
     )
     test = "knha" if args.knha else "z"
+    from livingreview.meta import rma
+
+    control = getattr(args, "control", "exact")
     try:
-        fit = rma(yi, vi, method=args.method, test=test)
+        fit = rma(yi, vi, method=args.method, test=test, control=control)
         out = _main_result(fit)
         if args.egger:
+            from livingreview.meta_sensitivity import regtest
+
             eg = regtest(fit)
             out["egger"] = {"z": eg.zval, "pval": eg.pval, "limit_estimate": eg.limit_estimate}
         if args.trimfill:
+            from livingreview.meta_sensitivity import trimfill
+
             tf = trimfill(fit)
             f = tf.fit
             out["trimfill"] = {"k0": tf.k0, "side": tf.side, "estimate": f.estimate,
                                "se": float(f.se[0]), "ci_lb": float(f.ci_lb[0]),
                                "ci_ub": float(f.ci_ub[0]), "tau2": f.tau2}  # fmt: skip
         if args.leave1out:
-            loo = leave1out(fit, labels=ids)
-            cols = ["study", "estimate", "se", "ci_lb", "ci_ub", "tau2", "I2", "Q"]
-            out["leave1out"] = _records(loo[cols])
+            from livingreview.meta_sensitivity import leave1out_columns
+
+            loo = leave1out_columns(fit)
+            cols = ["estimate", "se", "ci_lb", "ci_ub", "tau2", "I2", "Q"]
+            out["leave1out"] = _records(ids, loo, cols)
         if args.cumulative_by:
-            order = table.column(args.cumulative_by)
-            cum = cumulative(fit, order=order.to_numpy(), labels=ids)
-            out["cumulative"] = _records(cum[["study", "estimate", "se", "ci_lb", "ci_ub", "tau2"]])
+            from livingreview.meta_sensitivity import cumulative_columns
+
+            order = np.asarray(table.column(args.cumulative_by))
+            cum = cumulative_columns(fit, order=order)
+            labels = [ids[i] for i in cum["index"]]
+            out["cumulative"] = _records(labels, cum, ["estimate", "se", "ci_lb", "ci_ub", "tau2"])
         if args.moderator:
-            out["metareg"] = _metareg(table, yi, vi, args.moderator, args.method, test)
+            out["metareg"] = _metareg(table, yi, vi, args.moderator, args.method, test, control)
     except InputError as err:
         index, column = err.index, err.column
         if column in ("yi", "vi") or column in table.columns:
@@ -195,6 +212,8 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _main_result(fit: MetaResult) -> dict[str, Any]:
+    from livingreview.meta import confint_tau2, predict
+
     pr = predict(fit)
     ci: dict[str, float | None] = dict.fromkeys(
         ("tau2_ci_lb", "tau2_ci_ub", "I2_ci_lb", "I2_ci_ub", "H2_ci_lb", "H2_ci_ub")
@@ -204,7 +223,8 @@ def _main_result(fit: MetaResult) -> dict[str, Any]:
         ci = {"tau2_ci_lb": c.tau2_lb, "tau2_ci_ub": c.tau2_ub, "I2_ci_lb": c.I2_lb,
               "I2_ci_ub": c.I2_ub, "H2_ci_lb": c.H2_lb, "H2_ci_ub": c.H2_ub}  # fmt: skip
     return {
-        "k": fit.k, "method": fit.method, "test": fit.test, "estimate": fit.estimate,
+        "k": fit.k, "method": fit.method, "test": fit.test,
+        "control": "exact" if fit.control.exact else "metafor", "estimate": fit.estimate,
         "se": float(fit.se[0]), "ci_lb": float(fit.ci_lb[0]), "ci_ub": float(fit.ci_ub[0]),
         "pval": float(fit.pval[0]), "tau2": fit.tau2, **ci, "I2": fit.I2, "H2": fit.H2,
         "Q": fit.QE, "Q_df": fit.k - fit.p, "Q_pval": fit.QEp, "pi_lb": pr.pi_lb,
@@ -213,11 +233,21 @@ def _main_result(fit: MetaResult) -> dict[str, Any]:
 
 
 def _metareg(
-    table: Table, yi: np.ndarray, vi: np.ndarray, columns: Sequence[str], method: str, test: str
+    table: Table,
+    yi: np.ndarray,
+    vi: np.ndarray,
+    columns: Sequence[str],
+    method: str,
+    test: str,
+    control: str,
 ) -> dict[str, Any]:
+    import pandas as pd
+
+    from livingreview.meta import moderator_matrix, rma
+
     frame = pd.DataFrame({c: table.column(c) for c in columns})
     X, names = moderator_matrix(frame, columns)
-    res = rma(yi, vi, mods=X, coef_names=names, method=method, test=test)
+    res = rma(yi, vi, mods=X, coef_names=names, method=method, test=test, control=control)
     return {
         "coef_names": list(res.coef_names), "b": res.beta.tolist(), "se": res.se.tolist(),
         "pval": res.pval.tolist(), "ci_lb": res.ci_lb.tolist(), "ci_ub": res.ci_ub.tolist(),
@@ -226,12 +256,9 @@ def _metareg(
     }  # fmt: skip
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    df = df.rename(columns={"study": "study_id"})
-    return [
-        {c: (v.item() if isinstance(v, np.generic) else v) for c, v in row.items()}
-        for row in df.to_dict(orient="records")
-    ]
+def _records(ids: Sequence[Any], cols: dict[str, np.ndarray], names: Sequence[str]) -> list[dict[str, Any]]:
+    """One record per fit: ``study_id`` and the named columns as Python numbers."""
+    return [{"study_id": sid, **{c: float(cols[c][i]) for c in names}} for i, sid in enumerate(ids)]
 
 
 def _clean(obj: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,31 +39,91 @@ class InputError(MetaAnalysisError):
 
 @dataclass(frozen=True)
 class Control:
-    """Iteration settings, named as in metafor's ``control=list(...)``.
+    """Iteration settings; names follow metafor's ``control=list(...)``.
 
-    ``threshold`` stops Fisher scoring (REML/ML); ``tol`` and ``maxiter`` drive the root
-    finder (PM) and the log-likelihood check; ``tau2_max`` is the PM search bound
-    (metafor default ``max(100, 10 * mad(yi)^2)`` when None).
+    By default (``exact=True``) every stopping rule is relative: Fisher scoring (REML/ML) stops
+    when a step changes tau² by at most ``threshold`` × tau², root finders (PM, Q-profile) solve
+    to machine precision, and the data are rescaled by a power of two first, so that results do
+    not depend on the units of yi. :meth:`metafor` gives metafor's absolute defaults
+    (``threshold`` 1e-5 on tau², root tolerance ``tol`` = eps^¼), to reproduce its printed output.
+    ``tau2_max`` is the PM search bound (None: metafor's ``max(100, 10 * mad(yi)^2)`` under
+    metafor control; an expanding bracket under exact control).
     """
 
-    threshold: float = 1e-5
-    tol: float = EPS**0.25
-    maxiter: int = 100
+    threshold: float = 1e-13
+    tol: float = 1e-14
+    maxiter: int = 1000
     tau2_max: float | None = None
     stepadj: float = 1.0
     ll0check: bool = True
+    exact: bool = True
+
+    @classmethod
+    def metafor(cls, **settings: Any) -> Control:
+        """metafor 3.8's defaults (absolute threshold 1e-5, uniroot tol eps^¼, maxiter 100)."""
+        base: dict[str, Any] = {"threshold": 1e-5, "tol": EPS**0.25, "maxiter": 100, "exact": False}
+        return cls(**{**base, **settings})
+
+    @classmethod
+    def of(cls, control: Control | str | None) -> Control:
+        """A Control from an instance, ``"exact"`` (also None) or ``"metafor"``."""
+        if control is None or control == "exact":
+            return cls()
+        if control == "metafor":
+            return cls.metafor()
+        if isinstance(control, Control):
+            return control
+        raise MetaAnalysisError(f"unknown control {control!r}; choose 'exact' or 'metafor'")
 
 
-def check_yi_vi(yi: ArrayLike, vi: ArrayLike) -> tuple[FArray, FArray]:
-    """Return (yi, vi) as float arrays or raise :class:`InputError` naming the first bad value."""
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
+TINY = float(np.finfo(float).tiny)  # smallest normal double: below it precision is lost
+MAX_VI_RATIO = 1e100  # widest range of variances the sums can hold without overflow
+MAX_Z = 1e50  # largest |yi − mean| in units of the typical standard error
+METAFOR_RANGE = (1e-100, 1e100)  # vi for absolute (metafor) tolerances on the raw scale
+
+
+def _as_vector(x: ArrayLike, name: str) -> FArray:
+    arr = np.asarray(x)
+    if arr.ndim > 1 and sum(n > 1 for n in arr.shape) > 1:
+        raise MetaAnalysisError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    try:
+        out = np.asarray(arr, dtype=float).ravel()
+    except (TypeError, ValueError):
+        flat = arr.ravel()
+        for i, item in enumerate(flat.tolist()):
+            try:
+                float(item)
+            except (TypeError, ValueError):
+                raise InputError(name, i, f"not a number: {item!r}") from None
+        raise
+    return out
+
+
+def check_yi_vi(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArray, FArray]:
+    """Return (yi, vi) as float vectors or raise :class:`InputError` naming the first bad value.
+
+    Beyond missing and non-positive values this refuses what cannot be fitted exactly in double
+    precision: subnormal variances, variances spanning more than 1e100, and outcomes so far
+    from the others that their squares in units of the variances would overflow.
+    """
+    y = _as_vector(yi, "yi")
+    v = _as_vector(vi, "vi")
     if y.size != v.size:
         raise MetaAnalysisError(f"yi and vi differ in length ({y.size} vs {v.size})")
     if y.size == 0:
         raise MetaAnalysisError("no studies (k = 0)")
-    if math.isfinite(float(y.sum()) + float(v.sum())) and float(v.min()) > 0:
-        return y, v  # a finite sum means every value is finite
+    vmin, vmax = float(v.min()), float(v.max())
+    ymax = float(np.abs(y).max())
+    lo, hi = (TINY, math.inf) if exact else METAFOR_RANGE
+    if (
+        math.isfinite(ymax)
+        and ymax <= 1e300
+        and math.isfinite(vmax)
+        and lo <= vmin
+        and vmax <= hi
+        and vmax <= MAX_VI_RATIO * vmin
+    ):
+        return y, v
     for name, arr in (("yi", y), ("vi", v)):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
@@ -70,8 +131,28 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike) -> tuple[FArray, FArray]:
             raise InputError(name, int(bad[0]), what)
     bad = np.flatnonzero(v <= 0)
     if bad.size:
-        raise InputError("vi", int(bad[0]), "variance must be positive")
-    return y, v
+        raise InputError("vi", int(bad[0]), f"variance must be positive, got {v[bad[0]]:.17g}")
+    if ymax > 1e300:
+        i = int(np.argmax(np.abs(y)))
+        raise InputError("yi", i, f"{y[i]:.17g} is too large to be fitted exactly (|yi| > 1e300)")
+    if vmin < lo:
+        i = int(np.argmin(v))
+        if exact:
+            raise InputError("vi", i, f"{v[i]:.17g} is subnormal (below {TINY:.3g}): it has lost precision")
+        raise InputError("vi", i, f"{v[i]:.17g} is below {lo:g}: control='metafor' (absolute "
+                         "tolerances) cannot fit it; use the default exact control")  # fmt: skip
+    if vmax > hi:
+        i = int(np.argmax(v))
+        raise InputError("vi", i, f"{v[i]:.17g} is above {hi:g}: control='metafor' (absolute "
+                         "tolerances) cannot fit it; use the default exact control")  # fmt: skip
+    med = float(np.median(v))
+    if med / vmin > vmax / med:  # name the variance that stands out
+        i = int(np.argmin(v))
+        raise InputError("vi", i, f"{v[i]:.17g} is more than 1e100 times smaller than the largest "
+                         f"variance ({vmax:.17g}): the weights cannot be summed exactly")  # fmt: skip
+    i = int(np.argmax(v))
+    raise InputError("vi", i, f"{v[i]:.17g} is more than 1e100 times the smallest variance "
+                     f"({vmin:.17g}): the weights cannot be summed exactly")  # fmt: skip
 
 
 def mad(x: FArray) -> float:
@@ -205,6 +286,6 @@ def wls(y: FArray, w: FArray, X: FArray | None) -> Wls:
 
 def chisq_sf(x: float, df: float) -> float:
     """Upper chi-square tail, NaN-safe."""
-    from scipy import stats
+    from scipy import special
 
-    return float(stats.chi2.sf(x, df)) if df > 0 and math.isfinite(x) else math.nan
+    return float(special.chdtrc(df, x)) if df > 0 and math.isfinite(x) else math.nan

@@ -1,7 +1,9 @@
 """Sensitivity and small-study analyses matching metafor 3.8.
 
-``leave1out`` (vectorised over the k fits for REML/ML), ``influence`` (``rstudent`` and
-``cooks.distance``), ``cumulative`` (``cumul``), ``regtest`` (Egger) and ``trimfill``.
+``leave1out`` and ``cumulative`` (``cumul``) fit all k models at once through the engine's
+Fisher-scoring core and inference block (REML, ML, EE; other estimators refit one by one);
+``influence`` (``rstudent`` and ``cooks.distance``), ``regtest`` (Egger) and ``trimfill``.
+Tables are pandas DataFrames (pandas is imported on first use); ``*_columns`` give numpy columns.
 """
 
 from __future__ import annotations
@@ -9,15 +11,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from livingreview.meta import MetaResult, rma
 from livingreview.meta_core import EPS, Control, FArray, MetaAnalysisError
+from livingreview.meta_fisher import Fits, fisher
+from livingreview.meta_inference import intercept_stats
 
 __all__ = [
     "RegtestResult",
@@ -30,7 +33,6 @@ __all__ = [
 ]
 
 CASE_COLUMNS = ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2"]
-_BLOCK_ELEMENTS = 1 << 20  # fits × studies per block: bounds memory at ~8 MB per work array
 
 
 def _require_int_only(fit: MetaResult, what: str) -> None:
@@ -77,160 +79,66 @@ def _labels(labels: Sequence[object] | None, k: int) -> list[object]:
     return out
 
 
-def leave1out(fit: MetaResult, labels: Sequence[object] | None = None) -> pd.DataFrame:
-    """Refit omitting each study in turn (metafor ``leave1out``); one row per omitted study.
+def _frame(cols: dict[str, Any]) -> Any:
+    import pandas as pd
 
-    REML and ML fits are computed together with numpy in blocks of fits; a fit that fails or
-    does not converge gives a row of NaN plus a warning, as metafor leaves NA.
-    """
+    return pd.DataFrame(cols)
+
+
+def leave1out_columns(fit: MetaResult) -> dict[str, FArray]:
+    """Leave-one-out fits as numpy columns (:data:`CASE_COLUMNS` and ``s2w``), row i without study i."""
     _require_int_only(fit, "leave-one-out")
     k = fit.k
-    if fit.method in ("REML", "ML") and k >= 3:
-        cols = _loo_vectorised(fit)
+    if fit.method in ("REML", "ML", "EE"):
+        prep = fit.prepared()
+        mu = (fit.estimate - prep.shift) / prep.yscale  # centre at the full fit: LOO means stay close
+        prep = replace(prep, y=prep.y - mu, shift=prep.shift + mu * prep.yscale)
+        start = np.full(k, fit.tau2 / prep.vscale) if fit.control.exact and k > 2 else None
+        return _batch(fit, Fits(prep.y, prep.v, omit=np.arange(k)), prep, "leave-one-out", start)
+    rows = [_row(_try_fit(np.delete(fit.yi, i), np.delete(fit.vi, i), fit)) for i in range(k)]
+    return {c: np.array([r[c] for r in rows]) for c in [*CASE_COLUMNS, "s2w"]}
+
+
+def _batch(
+    fit: MetaResult, fits: Fits, prep: Any, what: str, start: FArray | None = None
+) -> dict[str, FArray]:
+    """All fits of a batch through the Fisher core and the inference block; failures are NaN rows."""
+    m = np.asarray(fits.n).size
+    ok = np.ones(m, dtype=bool)
+    if fit.method == "EE":
+        tau2 = np.zeros(m)
     else:
-        rows = [_row(_try_fit(np.delete(fit.yi, i), np.delete(fit.vi, i), fit)) for i in range(k)]
-        cols = {c: np.array([r[c] for r in rows]) for c in [*CASE_COLUMNS, "s2w"]}
+        res = fisher(fits, fit.method == "REML", fit.control, prep.scale, start)
+        tau2, ok = res.tau2, res.converged
+        if np.any(res.reset):
+            warnings.warn(f"{what}: Fisher scoring stuck at a local maximum; tau2 set to 0", stacklevel=4)
+    cols = intercept_stats(fits, tau2, prep, fit.method, fit.test, fit.level)
+    out = {c: cols[c] for c in [*CASE_COLUMNS, "s2w"]}
+    for c in out:
+        out[c][~ok] = math.nan
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        warnings.warn(f"{what}: fit(s) {bad.tolist()} did not converge", stacklevel=4)
+    return out
+
+
+def leave1out(fit: MetaResult, labels: Sequence[object] | None = None) -> Any:
+    """Refit omitting each study in turn (metafor ``leave1out``); one row per omitted study.
+
+    A fit that fails or does not converge gives a row of NaN plus a warning, as metafor
+    leaves NA. Returns a pandas DataFrame with ``attrs["s2w"]`` (Knapp–Hartung factors).
+    """
+    cols = leave1out_columns(fit)
     bad = np.flatnonzero(np.isnan(cols["estimate"]))
     if bad.size:
         warnings.warn(f"leave-one-out: fit(s) without study {bad.tolist()} failed", stacklevel=2)
-    df = pd.DataFrame({c: cols[c] for c in CASE_COLUMNS})
-    df.insert(0, "study", _labels(labels, k))
+    df = _frame({c: cols[c] for c in CASE_COLUMNS})
+    df.insert(0, "study", _labels(labels, fit.k))
     df.attrs["s2w"] = cols["s2w"]
     return df
 
 
-def _masked(v: FArray, tau2: FArray, omit: FArray) -> FArray:
-    w = 1.0 / (v[None, :] + tau2[:, None])
-    w[np.arange(omit.size), omit] = 0.0
-    return w
-
-
-def _loo_vectorised(fit: MetaResult) -> dict[str, FArray]:
-    k = fit.k
-    block = max(1, min(k, _BLOCK_ELEMENTS // k))
-    parts = [_loo_block(fit, np.arange(start, min(k, start + block))) for start in range(0, k, block)]
-    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-
-
-def _loo_block(fit: MetaResult, omit: FArray) -> dict[str, FArray]:
-    y, v, con = fit.yi, fit.vi, fit.control
-    n = fit.k - 1
-    reml = fit.method == "REML"
-    tau2 = _loo_he(y, v, omit, n)
-    ok = np.ones(omit.size, dtype=bool)
-    active = np.arange(omit.size)
-    it = 0
-    while active.size:
-        it += 1
-        t_old = tau2[active]
-        w = _masked(v, t_old, omit[active])
-        sw = w.sum(1)
-        r = y[None, :] - ((w @ y) / sw)[:, None]
-        wr = w * r
-        ypp = np.einsum("ij,ij->i", wr, wr)
-        w2 = w * w
-        sw2 = w2.sum(1)
-        if reml:
-            sw3 = np.einsum("ij,ij->i", w2, w)
-            adj = (ypp - (sw - sw2 / sw)) / (sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2)
-        else:
-            adj = (ypp - sw) / sw2
-        t_new = _step_vec(t_old, adj * con.stepadj)
-        tau2[active] = t_new
-        if it > con.maxiter:
-            ok[active] = False
-            break
-        active = active[np.abs(t_new - t_old) > con.threshold]
-    if con.ll0check:
-        check = ok & (tau2 > con.threshold)
-        if check.any():
-            idx = np.flatnonzero(check)
-            ll = _loo_ll(y, v, tau2[idx], omit[idx], reml)
-            ll0 = _loo_ll(y, v, np.zeros(idx.size), omit[idx], reml)
-            stuck = idx[ll0 - ll > con.tol]
-            if stuck.size:
-                warnings.warn("leave-one-out: Fisher scoring stuck; tau2 set to 0", stacklevel=4)
-                tau2[stuck] = 0.0
-    out = _loo_stats(fit, tau2, omit)
-    for c in out:
-        out[c][~ok] = math.nan
-    return out
-
-
-def _loo_he(y: FArray, v: FArray, omit: FArray, n: int) -> FArray:
-    mask = np.ones((omit.size, y.size))
-    mask[np.arange(omit.size), omit] = 0.0
-    ybar = (y.sum() - y[omit]) / n
-    d = (y[None, :] - ybar[:, None]) * mask
-    rss = np.einsum("ij,ij->i", d, d)
-    tr_pv = (v.sum() - v[omit]) * (1.0 - 1.0 / n)
-    return np.maximum(0.0, (rss - tr_pv) / (n - 1))
-
-
-def _step_vec(tau2: FArray, adj: FArray) -> FArray:
-    adj = np.where(np.isnan(adj), 0.0, adj)
-    adj = np.where((tau2 == 0.0) & (adj < 0), 0.0, adj)
-    bad = tau2 + adj < 0
-    while bad.any():
-        adj[bad] /= 2
-        bad = tau2 + adj < 0
-    return tau2 + adj
-
-
-def _loo_ll(y: FArray, v: FArray, tau2: FArray, omit: FArray, reml: bool) -> FArray:
-    w = _masked(v, tau2, omit)
-    sw = w.sum(1)
-    r = y[None, :] - ((w @ y) / sw)[:, None]
-    lv = np.log(v[None, :] + tau2[:, None])
-    lv[np.arange(omit.size), omit] = 0.0
-    ll = -0.5 * lv.sum(1) - 0.5 * np.einsum("ij,ij->i", w * r, r)
-    return ll - 0.5 * np.log(sw) if reml else ll
-
-
-def _loo_stats(fit: MetaResult, tau2: FArray, omit: FArray) -> dict[str, FArray]:
-    """Estimates, tests, Q, I² and H² of each leave-one-out fit given its tau²."""
-    y, v = fit.yi, fit.vi
-    n = fit.k - 1
-    w = _masked(v, tau2, omit)
-    sw = w.sum(1)
-    est = (w @ y) / sw
-    se = np.sqrt(1.0 / sw)
-    s2w = np.ones(omit.size)
-    alpha = 1 - fit.level / 100
-    if fit.test == "knha":
-        r = y[None, :] - est[:, None]
-        rss = np.einsum("ij,ij->i", w * r, r)
-        s2w = np.where(rss <= EPS, 0.0, rss / (n - 1))
-        se = se * np.sqrt(s2w)
-        zval = est / se
-        pval = 2 * stats.t.sf(np.abs(zval), n - 1)
-        crit = float(stats.t.isf(alpha / 2, n - 1))
-    else:
-        zval = est / se
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = float(stats.norm.isf(alpha / 2))
-    w0 = _masked(v, np.zeros(omit.size), omit)
-    sw0 = w0.sum(1)
-    r0 = y[None, :] - ((w0 @ y) / sw0)[:, None]
-    q = np.maximum(0.0, np.einsum("ij,ij->i", w0 * r0, r0))
-    vt = (n - 1) / (sw0 - np.einsum("ij,ij->i", w0, w0) / sw0)
-    return {
-        "estimate": est,
-        "se": se,
-        "zval": zval,
-        "pval": pval,
-        "ci_lb": est - crit * se,
-        "ci_ub": est + crit * se,
-        "Q": q,
-        "Qp": stats.chi2.sf(q, n - 1),
-        "tau2": tau2,
-        "I2": 100 * tau2 / (vt + tau2),
-        "H2": tau2 / vt + 1,
-        "s2w": s2w,
-    }
-
-
-def influence(fit: MetaResult, labels: Sequence[object] | None = None) -> pd.DataFrame:
+def influence(fit: MetaResult, labels: Sequence[object] | None = None) -> Any:
     """Studentized deleted residuals, Cook's distances, hat values and weights (metafor).
 
     Columns: ``rstudent`` (``rstudent()$z``), ``resid``, ``se_resid``, ``cooks_distance``,
@@ -264,10 +172,11 @@ def influence(fit: MetaResult, labels: Sequence[object] | None = None) -> pd.Dat
             dfb[i] = fit.beta - res.beta
         hat = w * np.einsum("ij,jk,ik->i", X, np.linalg.inv((X.T * w) @ X), X)
     resid = y - delpred
-    resid[np.abs(resid) < 100 * EPS] = 0.0
+    unit = math.sqrt(fit.prepared().scale) * fit.prepared().yscale if fit.control.exact else 1.0
+    resid[np.abs(resid) < 100 * EPS * unit] = 0.0  # metafor: absolute 100·eps
     se_resid = np.sqrt(v * s2w_del + vdel + tau2_del * s2w_del)
     cook = np.einsum("ij,jk,ik->i", dfb, np.linalg.inv(fit.vb), dfb)
-    df = pd.DataFrame(
+    df = _frame(
         {
             "rstudent": resid / se_resid,
             "resid": resid,
@@ -283,21 +192,36 @@ def influence(fit: MetaResult, labels: Sequence[object] | None = None) -> pd.Dat
     return df
 
 
-def cumulative(
-    fit: MetaResult, order: ArrayLike | None = None, labels: Sequence[object] | None = None
-) -> pd.DataFrame:
-    """Cumulative meta-analysis adding studies by increasing ``order`` (stable; ``cumul``)."""
+def cumulative_columns(fit: MetaResult, order: ArrayLike | None = None) -> dict[str, FArray]:
+    """Cumulative fits as numpy columns plus ``index`` (the study added at each step) and ``k``."""
     _require_int_only(fit, "cumulative meta-analysis")
     k = fit.k
     idx = np.arange(k) if order is None else np.argsort(np.asarray(order), kind="stable")
     if idx.size != k:
         raise MetaAnalysisError(f"order has {idx.size} values for {k} studies")
     y, v = fit.yi[idx], fit.vi[idx]
-    rows = [_row(_try_fit(y[: i + 1], v[: i + 1], fit)) for i in range(k)]
-    df = pd.DataFrame({c: [r[c] for r in rows] for c in CASE_COLUMNS})
-    lab = _labels(labels, k)
-    df.insert(0, "study", [lab[i] for i in idx])
-    df.insert(1, "k", np.arange(1, k + 1))
+    if fit.method in ("REML", "ML", "EE"):
+        prep = fit.__class__.prepared(_reordered(fit, y, v))
+        cols = _batch(fit, Fits(prep.y, prep.v, upto=np.arange(1, k + 1)), prep, "cumulative")
+    else:
+        rows = [_row(_try_fit(y[: i + 1], v[: i + 1], fit)) for i in range(k)]
+        cols = {c: np.array([r[c] for r in rows]) for c in [*CASE_COLUMNS, "s2w"]}
+    return {"index": idx, "k": np.arange(1, k + 1), **cols}
+
+
+def _reordered(fit: MetaResult, y: FArray, v: FArray) -> MetaResult:
+    return replace(fit, yi=y, vi=v)
+
+
+def cumulative(
+    fit: MetaResult, order: ArrayLike | None = None, labels: Sequence[object] | None = None
+) -> Any:
+    """Cumulative meta-analysis adding studies by increasing ``order`` (stable; ``cumul``)."""
+    cols = cumulative_columns(fit, order)
+    df = _frame({c: cols[c] for c in CASE_COLUMNS})
+    lab = _labels(labels, fit.k)
+    df.insert(0, "study", [lab[i] for i in cols["index"]])
+    df.insert(1, "k", cols["k"])
     return df
 
 

@@ -1,20 +1,21 @@
 """Between-study variance (tau²) estimators, ported from metafor 3.8 ``rma.uni``.
 
-Each estimator takes the mean-centred outcomes ``ymc`` (as metafor does), the sampling
-variances ``vi`` and the design ``X`` (None for intercept only) and returns a
-:class:`Tau2Fit`. Truncation at 0 and the standard error follow metafor.
+Each estimator takes centred outcomes ``ymc``, sampling variances ``vi`` and the design ``X``
+(None for intercept only) and returns a :class:`Tau2Fit`. REML and ML run the engine's single
+Fisher-scoring core (:func:`livingreview.meta_fisher.fisher`); PM solves its estimating
+equation with Brent's method, to machine precision under exact control.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from livingreview.meta_core import (
-    EPS,
     Control,
     ConvergenceError,
     FArray,
@@ -23,6 +24,7 @@ from livingreview.meta_core import (
     wls,
     zeroin,
 )
+from livingreview.meta_fisher import Fits, Regression, fisher
 
 METHODS = ("REML", "ML", "DL", "PM", "HE", "SJ", "EE")
 
@@ -37,13 +39,22 @@ class Tau2Fit:
 
 
 def estimate_tau2(
-    ymc: FArray, vi: FArray, X: FArray | None, p: int, method: str, control: Control
+    ymc: FArray,
+    vi: FArray,
+    X: FArray | None,
+    p: int,
+    method: str,
+    control: Control,
+    scale: float = 1.0,
+    fits: Fits | None = None,
 ) -> Tau2Fit:
-    """Dispatch to the estimator named ``method`` (one of :data:`METHODS`)."""
+    """Dispatch to the estimator named ``method`` (one of :data:`METHODS`).
+
+    ``scale`` is the typical sampling variance, the unit of exact control's absolute floors;
+    ``fits`` (intercept-only) lets the caller reuse the weighted sums of the final tau².
+    """
     k = ymc.size
-    if method == "EE":
-        return Tau2Fit(0.0, math.nan)
-    if k == 1:  # metafor's "k1" pseudo-method
+    if method == "EE" or k == 1:  # k = 1: metafor's "k1" pseudo-method
         return Tau2Fit(0.0, math.nan)
     if method == "HE":
         return _he(ymc, vi, X, p)
@@ -52,26 +63,18 @@ def estimate_tau2(
     if method == "SJ":
         return _sj(ymc, vi, X, p)
     if method == "PM":
-        return _pm(ymc, vi, X, p, control)
+        return _pm(ymc, vi, X, p, control, scale)
     if method in ("REML", "ML"):
-        return _fisher(ymc, vi, X, p, method, control)
+        return _fisher(ymc, vi, X, method, control, scale, fits)
     raise MetaAnalysisError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-def _he_raw(ymc: FArray, vi: FArray, X: FArray | None, p: int) -> tuple[float, object]:
-    k = ymc.size
-    fit = wls(ymc, np.ones(k), X)
-    rss = float(fit.resid @ fit.resid)
-    tr_pv = float(vi @ (1.0 - np.broadcast_to(fit.h, vi.shape)))
-    return (rss - tr_pv) / (k - p), fit
 
 
 def _he(ymc: FArray, vi: FArray, X: FArray | None, p: int) -> Tau2Fit:
     k = ymc.size
-    raw, fit = _he_raw(ymc, vi, X, p)
-    tau2 = max(0.0, raw)
-    tr_pv = float(vi @ (1.0 - np.broadcast_to(fit.h, vi.shape)))  # type: ignore[attr-defined]
-    pvpv = fit.sum_p2(vi, vi)  # type: ignore[attr-defined]
+    fit = wls(ymc, np.ones(k), X)
+    tr_pv = float(vi @ (1.0 - np.broadcast_to(fit.h, vi.shape)))
+    tau2 = max(0.0, (float(fit.resid @ fit.resid) - tr_pv) / (k - p))
+    pvpv = fit.sum_p2(vi, vi)
     se = math.sqrt((2 * pvpv + 4 * tau2 * tr_pv + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
     return Tau2Fit(tau2, se)
 
@@ -103,130 +106,107 @@ def q_gen(tau2: float, y: FArray, vi: FArray, X: FArray | None) -> float:
     return wls(y, 1.0 / (vi + tau2), X).rss
 
 
-def _pm(ymc: FArray, vi: FArray, X: FArray | None, p: int, control: Control) -> Tau2Fit:
+def solve_decreasing(
+    f: Callable[[float], float],
+    f0: float,
+    hi: float,
+    control: Control,
+    scale: float,
+    what: str,
+    grow: bool = True,
+) -> tuple[float, int]:
+    """Root in (0, ∞) of a decreasing ``f`` with f(0) = ``f0`` ≥ 0: (root, evaluations).
+
+    Exact control: unless ``grow`` is False (a bound the user gave), the bracket grows tenfold
+    until f changes sign, and Brent's method runs to machine precision (its step floor is
+    2·eps·|root| + ``tol``·``scale``/2). metafor control: the fixed bracket [0, ``hi``] and
+    uniroot's absolute ``tol``.
+    """
+    calls = [0]
+
+    def g(t: float) -> float:
+        calls[0] += 1
+        return f(t)
+
+    lo, f_lo = 0.0, f0
+    f_hi = g(hi)
+    if control.exact and grow:
+        n = 0
+        while f_hi > 0:
+            n += 1
+            if n > 60 or not math.isfinite(hi * 10):
+                raise MetaAnalysisError(f"{what}: no root below {hi:g}")
+            lo, f_lo = hi, f_hi
+            hi *= 10
+            f_hi = g(hi)
+        tol = control.tol * scale
+    elif control.exact:
+        if f_hi > 0:
+            raise MetaAnalysisError(f"{what}: tau2_max = {hi:g} too low; increase it or use another method")
+        tol = control.tol * scale
+    else:
+        if f_hi > 0:
+            raise MetaAnalysisError(f"{what}: tau2_max = {hi:g} too low; increase it or use another method")
+        tol = control.tol
+    root, ok = zeroin(g, lo, hi, f_lo, f_hi, tol, control.maxiter)
+    if not ok:  # uniroot only warns here; metafor keeps the last value
+        warnings.warn(f"{what}: root finder reached maxiter", stacklevel=4)
+    return root, calls[0]
+
+
+def _pm(ymc: FArray, vi: FArray, X: FArray | None, p: int, control: Control, scale: float) -> Tau2Fit:
     k = ymc.size
     target = float(k - p)
-    tau2_max = control.tau2_max
-    if tau2_max is None:
-        tau2_max = max(100.0, 10.0 * mad(ymc) ** 2)
     f_lo = q_gen(0.0, ymc, vi, X) - target
     iterations = 0
     if f_lo < 0:
         tau2 = 0.0
     else:
-        f_hi = q_gen(tau2_max, ymc, vi, X) - target
-        if f_hi > 0:
-            raise MetaAnalysisError(
-                f"PM estimator: tau2_max = {tau2_max:g} too low; increase it or use another method"
-            )
-
-        def f(t: float) -> float:
-            return q_gen(t, ymc, vi, X) - target
-
-        tau2, ok = zeroin(f, 0.0, tau2_max, f_lo, f_hi, control.tol, control.maxiter)
-        if not ok:  # uniroot only warns here; metafor keeps the last value
-            warnings.warn("PM estimator: root finder reached maxiter", stacklevel=3)
+        hi = control.tau2_max
+        if hi is None:
+            spread = mad(ymc) ** 2
+            hi = max(100.0, 10.0 * spread) if not control.exact else 10.0 * max(spread, scale)
+        tau2, iterations = solve_decreasing(
+            lambda t: q_gen(t, ymc, vi, X) - target,
+            f_lo,
+            hi,
+            control,
+            scale,
+            "PM estimator",
+            grow=control.tau2_max is None,
+        )
         tau2 = max(0.0, tau2)
     wsum = float((1.0 / (vi + tau2)).sum())
     se = math.sqrt(2 * k**2 / (k - p) / wsum**2)
     return Tau2Fit(tau2, se, iterations)
 
 
-def _ll_check(ymc: FArray, vi: FArray, X: FArray | None, tau2: float, reml: bool) -> float:
-    """Log-likelihood up to constants shared by tau² and 0 (metafor's ll0 check)."""
-    fit = wls(ymc, 1.0 / (vi + tau2), X)
-    ll = -0.5 * float(np.log(vi + tau2).sum()) - 0.5 * fit.rss
-    if reml:
-        if X is None:
-            ll -= 0.5 * math.log(float(fit.w.sum()))
-        else:
-            ll -= 0.5 * float(np.linalg.slogdet(np.linalg.inv(fit.A))[1])
-    return ll
-
-
-def _fisher(ymc: FArray, vi: FArray, X: FArray | None, p: int, method: str, control: Control) -> Tau2Fit:
+def _fisher(
+    ymc: FArray, vi: FArray, X: FArray | None, method: str, control: Control, scale: float, fits: Fits | None
+) -> Tau2Fit:
     reml = method == "REML"
-    if X is None and reml:
-        tau2, it, ok = reml_intercept(ymc, vi, control)
+    if X is None:
+        model: Fits | Regression = fits if fits is not None else Fits(ymc, vi)
     else:
-        tau2, it, ok = _fisher_general(ymc, vi, X, p, reml, control)
-    if not ok:
+        model = Regression(ymc, vi, X)
+    res = fisher(model, reml, control, scale)
+    if not res.converged:
         raise ConvergenceError(
             f"{method}: Fisher scoring did not converge in {control.maxiter} iterations "
             f"(threshold {control.threshold:g}); try a larger maxiter or another method"
         )
-    if control.ll0check and tau2 > control.threshold:
-        ll0 = _ll_check(ymc, vi, X, 0.0, reml)
-        ll = _ll_check(ymc, vi, X, tau2, reml)
-        if ll0 - ll > control.tol:
-            warnings.warn(
-                f"{method}: Fisher scoring may have stopped at a local maximum; tau2 set to 0",
-                stacklevel=3,
-            )
-            tau2 = 0.0
-    fit = wls(ymc, 1.0 / (vi + tau2), X)
-    se = math.sqrt(2.0 / fit.sum_p2()) if reml else math.sqrt(2.0 / float(fit.w @ fit.w))
-    return Tau2Fit(tau2, se, it)
-
-
-def _fisher_general(
-    ymc: FArray, vi: FArray, X: FArray | None, p: int, reml: bool, control: Control
-) -> tuple[float, int, bool]:
-    tau2 = max(0.0, _he_raw(ymc, vi, X, p)[0])
-    change = control.threshold + 1
-    it = 0
-    while change > control.threshold:
-        it += 1
-        old = tau2
+    if res.reset:
+        warnings.warn(
+            f"{method}: Fisher scoring may have stopped at a local maximum; tau2 set to 0", stacklevel=4
+        )
+    tau2 = float(res.tau2)
+    if X is None:
+        s = model.sums(np.float64(tau2), sw3=reml)  # type: ignore[union-attr]
+        info = s.tr_pp if reml else s.sw2
+    else:
         fit = wls(ymc, 1.0 / (vi + tau2), X)
-        if reml:
-            adj = (fit.ypp - fit.tr_p()) / fit.sum_p2()
-        else:
-            adj = (fit.ypp - float(fit.w.sum())) / float(fit.w @ fit.w)
-        tau2 = _step(tau2, adj * control.stepadj)
-        change = abs(old - tau2)
-        if it > control.maxiter:
-            return tau2, it, False
-    return tau2, it, True
+        info = fit.sum_p2() if reml else float(fit.w @ fit.w)
+    return Tau2Fit(tau2, math.sqrt(2.0 / float(info)), res.iterations)
 
 
-def _step(tau2: float, adj: float) -> float:
-    """metafor's step halving: halve ``adj`` until tau² + adj ≥ 0."""
-    if math.isnan(adj):
-        adj = 0.0
-    if tau2 == 0.0 and adj < 0:
-        return 0.0
-    while tau2 + adj < 0:
-        adj /= 2
-    return tau2 + adj
-
-
-def reml_intercept(ymc: FArray, vi: FArray, control: Control) -> tuple[float, int, bool]:
-    """Fast REML Fisher scoring for the intercept-only model (scalar sums only)."""
-    k = ymc.size
-    ybar = float(ymc.sum()) / k
-    d = ymc - ybar
-    tau2 = max(0.0, (float(d @ d) - float(vi.sum()) * (1.0 - 1.0 / k)) / (k - 1))
-    threshold, stepadj, maxiter = control.threshold, control.stepadj, control.maxiter
-    change = threshold + 1
-    it = 0
-    while change > threshold:
-        it += 1
-        old = tau2
-        w = 1.0 / (vi + tau2)
-        sw = float(w.sum())
-        w2 = w * w
-        sw2 = float(w2.sum())
-        sw3 = float(w2 @ w)
-        r = ymc - float(w @ ymc) / sw
-        wr = w * r
-        tr_p = sw - sw2 / sw
-        tr_pp = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-        tau2 = _step(tau2, (float(wr @ wr) - tr_p) / tr_pp * stepadj)
-        change = abs(old - tau2)
-        if it > maxiter:
-            return tau2, it, False
-    return tau2, it, True
-
-
-__all__ = ["EPS", "METHODS", "Tau2Fit", "estimate_tau2", "q_gen", "reml_intercept"]
+__all__ = ["METHODS", "Tau2Fit", "estimate_tau2", "q_gen", "solve_decreasing"]

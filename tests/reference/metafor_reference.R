@@ -12,8 +12,12 @@ suppressPackageStartupMessages({
 })
 
 out_path <- file.path("tests", "reference", "metafor_reference.json")
-tight <- list(threshold = 1e-12, tol = 1e-12)          # rma(): Fisher scoring and uniroot
-tight_ci <- list(tol = 1e-12)                          # confint(): uniroot
+# "tight" refits approximate the exact answers: tolerances 1e-12 relative to the squared scale
+# of the outcomes (metafor's rules are absolute), enough iterations, and a Q-profile search
+# bound far above every root (metafor's default bound, 100, cuts some intervals short).
+tight_for <- function(s2 = 1) list(threshold = 1e-12 * s2, tol = 1e-12 * s2, maxiter = 1000L)
+tight_ci_for <- function(s2 = 1) list(tol = 1e-12 * s2, tau2.max = 1e6 * s2)
+tight <- tight_for()
 methods <- c("REML", "ML", "DL", "PM", "HE", "SJ", "EE")
 
 # --- JSON with full double precision -------------------------------------------------------
@@ -33,9 +37,9 @@ attempt <- function(expr) {
 }
 
 # --- one model and everything derived from it ----------------------------------------------
-fit_record <- function(d, method, test, control_name, order = NULL) {
-  ctrl <- if (control_name == "tight") tight else list()
-  ci_ctrl <- if (control_name == "tight") tight_ci else list()
+fit_record <- function(d, method, test, control_name, order = NULL, s2 = 1) {
+  ctrl <- if (control_name == "tight") tight_for(s2) else list()
+  ci_ctrl <- if (control_name == "tight") tight_ci_for(s2) else list()
   res <- attempt(rma(yi, vi, data = d, method = method, test = test, control = ctrl))
   rec <- list(method = method, test = test, control = control_name)
   if (!is.null(res$error)) return(c(rec, list(error = res$error)))
@@ -115,10 +119,10 @@ subgroup_record <- function(d, group, method) {
 }
 
 dataset_record <- function(d, description, order = NULL, mods = list(), extra = list(),
-                           default_methods = character(0)) {
+                           default_methods = character(0), s2 = 1) {
   fits <- list()
   for (m in methods) for (tst in c("z", "knha"))
-    fits[[length(fits) + 1L]] <- fit_record(d, m, tst, "tight", order)
+    fits[[length(fits) + 1L]] <- fit_record(d, m, tst, "tight", order, s2)
   for (m in default_methods) for (tst in c("z", "knha"))
     fits[[length(fits) + 1L]] <- fit_record(d, m, tst, "default")
   moddata <- setNames(lapply(mods, function(col) if (is.numeric(d[[col]])) numv(d[[col]]) else
@@ -142,6 +146,9 @@ mr_bangert <- list()
 for (m in c("REML", "DL")) for (tst in c("z", "knha"))
   mr_bangert[[length(mr_bangert) + 1L]] <- metareg_record(bangert, ~length, m, tst)
 
+# The same data in other units: yi * c, vi * c^2 (and shifted by 1000 for the location).
+rescaled <- function(d, c, shift = 0) { d$yi <- d$yi * c + shift; d$vi <- d$vi * c^2; d }
+
 datasets <- list(
   bcg = dataset_record(
     bcg, "dat.bcg, log risk ratio (escalc RR), k = 13", order = bcg$year,
@@ -160,7 +167,15 @@ datasets <- list(
     order = seq_len(nrow(hine))),
   bangertdrowns2004 = dataset_record(
     bangert, "dat.bangertdrowns2004 (rows with known length), standardized mean differences",
-    order = bangert$year, mods = c("length"), extra = list(metareg = mr_bangert))
+    order = bangert$year, mods = c("length"), extra = list(metareg = mr_bangert)),
+  bcg_milli = dataset_record(
+    rescaled(bcg, 1e-3), "dat.bcg with yi * 1e-3 and vi * 1e-6 (other units), k = 13",
+    order = bcg$year, s2 = 1e-6, default_methods = c("REML", "PM")),
+  bcg_kilo = dataset_record(
+    rescaled(bcg, 1e3), "dat.bcg with yi * 1e3 and vi * 1e6 (other units), k = 13",
+    order = bcg$year, s2 = 1e6),
+  bcg_shifted = dataset_record(
+    rescaled(bcg, 1, 1000), "dat.bcg with yi + 1000 (other origin), k = 13", order = bcg$year)
 )
 
 ref <- list(

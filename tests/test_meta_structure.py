@@ -1,0 +1,53 @@
+"""The engine is one self-contained algorithm: its imports, its single core and a light command."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "analysis" / "livingreview"
+ENGINE = ("meta", "meta_core", "meta_fisher", "meta_inference", "meta_tau2", "meta_sensitivity")
+
+
+def _imports(module: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+    return out
+
+
+def test_engine_imports_nothing_else_from_the_package() -> None:
+    for module in ENGINE:
+        ours = {m for m in _imports(module) if m.startswith("livingreview")}
+        assert ours <= {f"livingreview.{m}" for m in ENGINE}, (module, ours)
+
+
+def test_one_fisher_loop() -> None:
+    """Fisher scoring, step halving and the tau² = 0 check live in meta_fisher alone."""
+    for module in ENGINE:
+        text = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+        count = text.count("adj / 2") + text.count("adj /= 2") + text.count("0.5 * neg")
+        assert count == (1 if module == "meta_fisher" else 0), module
+        assert ("log1p" in text) == (module == "meta_fisher"), module
+
+
+def test_meta_command_imports_only_what_it_uses(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("yi,vi\n0.1,0.02\n0.3,0.01\n0.5,0.04\n", encoding="utf-8")
+    probe = (
+        "import sys, io, contextlib\n"
+        "from livingreview import meta_cli\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): meta_cli.main(['meta', {str(path)!r}, '--json'])\n"
+        "print(sorted(m for m in ('pandas', 'scipy.stats', 'matplotlib', 'statsmodels') if m in sys.modules))"
+    )
+    env_path = str(PACKAGE.parent)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": env_path, "PATH": ""})  # fmt: skip
+    assert json.loads(proc.stdout.strip().replace("'", '"')) == []
