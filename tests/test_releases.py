@@ -464,15 +464,15 @@ def test_a_new_field_and_a_new_table_are_minor(project_copy: Path) -> None:
     studies["schema"]["fields"].append({"name": "funding", "type": "string"})
     package["resources"].append(
         {
-            "name": "candidates",
-            "path": "candidates.csv",
+            "name": "funders",
+            "path": "funders.csv",
             "schema": {"fields": [{"name": "id", "type": "string"}]},
         }
     )
     path.write_text(json.dumps(package, indent=2), encoding="utf-8")
-    (project_copy / "data" / "candidates.csv").write_text("id\n", encoding="utf-8")
+    (project_copy / "data" / "funders.csv").write_text("id\n", encoding="utf-8")
     c = whats_new(Project(project_copy), current_version(project_copy))
-    assert {str(x) for x in c.schema} >= {"studies.funding added", "table candidates added"}
+    assert {str(x) for x in c.schema} >= {"studies.funding added", "table funders added"}
     assert not any(x.breaking for x in c.schema)
 
 

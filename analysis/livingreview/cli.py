@@ -125,10 +125,70 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
     except VersionError as err:
         print(f"whats-new: {err}", file=sys.stderr)
         return 1
+    from livingreview.results import diff_results, results_report
+    from livingreview.versions import snapshot
+
+    changed = diff_results(snapshot(project, comparison.before), project.root) if comparison.before else []
     if args.json:
-        print(json.dumps(comparison.to_dict(), indent=2, ensure_ascii=False))
+        record = {**comparison.to_dict(), "results_changed": changed}
+        print(json.dumps(record, indent=2, ensure_ascii=False))
     else:
         print(comparison.report(), end="")
+        print(results_report(comparison.before, changed), end="")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from livingreview.paths import Project
+    from livingreview.search import run_search
+    from livingreview.search_clients import SearchError
+
+    project = Project.locate()
+    try:
+        outcome = run_search(project.data, dry_run=args.dry_run)
+    except SearchError as err:
+        print(f"search failed: {err}; nothing was written", file=sys.stderr)
+        return 1
+    new = sum(len(r.new) for r in outcome.runs)
+    print(
+        f"{len(outcome.runs)} searches run, {new} new records "
+        + (
+            "(dry run: nothing written)"
+            if args.dry_run
+            else "queued in data/candidates.csv; next: livingreview screen"
+        )
+    )
+    return 0
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    from livingreview import screen
+    from livingreview.paths import Project
+
+    project = Project.locate()
+    if args.reasons:
+        print(screen.vocabulary_text())
+        return 0
+    if args.list:
+        from livingreview.candidates import QUEUE_FILE, read_csv
+
+        for row in read_csv(project.data / QUEUE_FILE):
+            print(f"{row['record_id']}\t{row['year']}\t{row['title']}")
+        return 0
+    if args.id is None:
+        if args.decision:
+            print("screen: --decision needs --id RECORD_ID", file=sys.stderr)
+            return 1
+        screen.interactive(project.data)
+        return 0
+    try:
+        row = screen.record_decision(
+            project.data, screen.Decision(args.id, args.decision or "", args.reason, args.note, args.study_id)
+        )
+    except screen.ScreenError as err:
+        print(f"screen: {err}; nothing was written", file=sys.stderr)
+        return 1
+    print(f"{row['record_id']}: {row['decision']}" + (f" ({row['reason']})" if row["reason"] else ""))
     return 0
 
 
@@ -201,6 +261,34 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     p.add_argument("--since", metavar="vX.Y.Z", help="compare with this release (default: the previous one)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     p.set_defaults(func=_cmd_whats_new)
+
+    p = subs["search"] = sub.add_parser(
+        "search",
+        help="re-run the stored search strategies since their last run; queue new records",
+        description="Run every strategy in data/search_strategies.csv (PubMed through Bio.Entrez, Europe PMC "
+        "through its REST API) for the entry dates since its last run, add records not already screened or "
+        "queued to data/candidates.csv and log each run in data/searches.csv. On any failure nothing is "
+        "written. Settings: LIVINGREVIEW_EUTILS_URL, LIVINGREVIEW_EUROPEPMC_URL, NCBI_EMAIL, NCBI_API_KEY, "
+        "LIVINGREVIEW_TIMEOUT, LIVINGREVIEW_RETRIES, LIVINGREVIEW_BACKOFF, LIVINGREVIEW_PAGE_SIZE.",
+    )
+    p.add_argument("--dry-run", action="store_true", help="run and report, but write nothing")
+    p.set_defaults(func=_cmd_search)
+
+    p = subs["screen"] = sub.add_parser(
+        "screen",
+        help="decide on the queued records (interactively, or one with --id/--decision)",
+        description="Without --id: show each record of data/candidates.csv and ask for a decision. "
+        "With --id: record one decision. Each decision moves the record from the queue into "
+        "data/screening.csv.",
+    )
+    p.add_argument("--id", help="record_id of the queued record")
+    p.add_argument("--decision", choices=["include", "exclude", "adjacent", "synthesis", "awaiting"])
+    p.add_argument("--reason", help="reason code (see --reasons); required unless included")
+    p.add_argument("--note", help="free text added to the reason")
+    p.add_argument("--study-id", help="study_id for an included or adjacent record")
+    p.add_argument("--list", action="store_true", help="list the queued records")
+    p.add_argument("--reasons", action="store_true", help="print the reason vocabulary")
+    p.set_defaults(func=_cmd_screen)
 
     # `meta` is parsed by meta_cli itself (see main); listed here for the help and the suggestions.
     subs[META] = sub.add_parser(

@@ -20,6 +20,8 @@ from livingreview.data import load_dataset
 from livingreview.paths import Project
 from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
+from livingreview.results import RESULTS_DIR, project_results, write_results
+from livingreview.search_report import search_variables
 from livingreview.variables import compute_variables, write_variables
 from livingreview.versions import versions_variables
 
@@ -81,6 +83,7 @@ def compute_project_variables(project: Project) -> dict:
     out = compute_variables(data, meta, validation_variables(project), data_dir=project.data)
     out["versions"] = versions_variables(project, meta.version)
     out["living"] = policy_variables(project.root, meta.last_searched)
+    out["search"] = search_variables(project.data)
     return out
 
 
@@ -304,9 +307,11 @@ def write_outputs(
     executed: list[nbformat.NotebookNode],
     log: Callable[[str], None] = print,
 ) -> None:
-    """Write everything ``execute`` produces: ``_variables.yml`` and the executed notebooks."""
+    """Write everything ``execute`` produces: ``_variables.yml``, ``results/`` and the executed notebooks."""
     changed = write_variables(project.variables_yml, variables)
     log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+    changed = write_results(project.root / RESULTS_DIR, project_results(project.root, variables))
+    log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
     for path, nb in zip(project.notebooks(), executed, strict=True):
         staged = path.with_suffix(".ipynb.tmp")
         nbformat.write(nb, staged)

@@ -12,7 +12,7 @@ import csv
 import textwrap
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,9 @@ SYNTHESIS_LABEL = "Earlier reviews and meta-analyses (context only)"
 def exclusion_group(reason: str) -> str:
     """Group of an ``excluded`` record's reason (see ``EXCLUSION_GROUPS``)."""
     text = reason.lower()
+    for label, _ in EXCLUSION_GROUPS:  # reasons recorded by `livingreview screen` start with the label
+        if text.startswith(label.lower()):
+            return label
     for label, phrases in EXCLUSION_GROUPS:
         if any(p in text for p in phrases):
             return label
@@ -93,6 +96,7 @@ class Flow:
     synthesis: int = 0
     awaiting: int = 0
     not_retrieved: int = 0
+    queued: int = 0  # found by a logged search run, not yet screened (data/candidates.csv)
     new_studies: int = 0
     new_reports: int = 0
     total_studies: int = 0
@@ -209,7 +213,13 @@ def flow_problems(flow: Flow, file: str = "screening.csv") -> list[str]:
 def check_rows(
     screening: list[dict[str, str]], searches: list[dict[str, str]]
 ) -> Iterator[tuple[str, int, str, str]]:
-    """Validator hook: (file, row, column, message) for flow counts that do not add up."""
+    """Validator hook: (file, row, column, message) for flow counts that do not add up.
+
+    Runs of stored strategies (``strategy_id`` given) and the records screened from their queue are
+    checked by ``livingreview.search.check_rows`` instead.
+    """
+    searches = [r for r in searches if not r.get("strategy_id")]
+    screening = [r for r in screening if r.get("notes_file") != "candidates.csv"]
     found = [r.get("records_found", "") for r in searches]
     given = [v for v in found if v.strip()]
     if given and len(given) != len(found):
@@ -245,7 +255,22 @@ def load_flow(root: Path, version: str) -> Flow:
     screening = pd.read_csv(root / "data" / "screening.csv", dtype=str, keep_default_na=False)
     searches = pd.read_csv(root / "data" / "searches.csv", dtype=str, keep_default_na=False)
     searches["records_found"] = pd.to_numeric(searches["records_found"].replace("", pd.NA))
-    return compute_flow(screening, searches, version, snapshot_screening(root / "releases", version))
+    previous = snapshot_screening(root / "releases", version)
+    if previous is not None:  # an update counts the searches run since the previous version
+        old = root / "releases" / f"v{previous[0]}" / "data" / "searches.csv"
+        if old.is_file():
+            before = set(pd.read_csv(old, dtype=str, keep_default_na=False)["search_id"])
+            searches = searches[~searches["search_id"].isin(before)].reset_index(drop=True)
+    flow = compute_flow(screening, searches, version, previous)
+    return with_queue(flow, root / "data" / "candidates.csv")
+
+
+def with_queue(flow: Flow, queue: Path) -> Flow:
+    """Records found by a logged search but still waiting in the screening queue are not 'removed'."""
+    if not queue.is_file() or flow.removed_before_screening is None:
+        return flow
+    waiting = len(pd.read_csv(queue, dtype=str, keep_default_na=False))
+    return replace(flow, queued=waiting, removed_before_screening=flow.removed_before_screening - waiting)
 
 
 # --- drawing ---------------------------------------------------------------------------------
@@ -341,6 +366,8 @@ def flow_figure(flow: Flow) -> Figure:
             36,
         )
         removed = f"n = {flow.removed_before_screening}"
+        if flow.queued:
+            removed += "\n" + _wrap(f"Not yet screened (in the screening queue): n = {flow.queued}", 38)
     else:
         ident = f"Records identified: n = {flow.records_identified}\n\n" + _wrap(
             f"from {flow.n_searches} logged searches; the log gives no per-search counts, so the records "

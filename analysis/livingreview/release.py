@@ -474,6 +474,7 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     """Write the release ``plan``: snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json, _variables.yml."""
     from livingreview.data import load_dataset
     from livingreview.execute import compute_project_variables
+    from livingreview.results import RESULTS_DIR, project_results
     from livingreview.variables import write_variables
 
     root = project.root
@@ -517,6 +518,12 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
         staged_vars = root / "._variables.yml.release-tmp"
         write_variables(staged_vars, variables)
         staging.items.append((staged_vars, project.variables_yml))
+        # The results data package of the new version, in results/ and in the snapshot
+        (root / RESULTS_DIR).mkdir(exist_ok=True)
+        (V.snapshot(project, plan.version) / RESULTS_DIR).mkdir()
+        for name, text in project_results(root, variables).items():
+            staging.file(root / RESULTS_DIR / name, text)
+            staging.file(V.snapshot(project, plan.version) / RESULTS_DIR / name, text)
         staging.commit()
     except BaseException:
         staging.rollback()

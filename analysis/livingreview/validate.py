@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from livingreview import rules
+from livingreview import candidates, rules
 from livingreview.bib import read_bibliography
 from livingreview.bibcheck import check_bibliography, included_keys
 
@@ -434,6 +434,7 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
     problems.extend(_check_syntheses(tables.get("syntheses", []), bib_keys))
     problems.extend(_check_reporting(tables))
     problems.extend(Problem(*found) for found in rules.check_rows(tables))
+    problems.extend(Problem(*found) for found in candidates.check_rows(tables))
 
     counts = {name: len(rows) for name, rows in tables.items()}
     return Report(tuple(sorted(set(problems))), counts)
