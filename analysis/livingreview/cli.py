@@ -39,16 +39,19 @@ def _stop(problems: Sequence[object], what: str) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from livingreview.gate import check_project, is_project
     from livingreview.paths import Project
     from livingreview.validate import validate_data
 
     if args.data_dir:
-        data_dir = Path(args.data_dir)
-        bib = data_dir.resolve().parent / "references.bib"
+        data_dir = Path(args.data_dir).resolve()
+        root = data_dir.parent
+        if is_project(root) and data_dir == root / "data":  # the whole project's gate
+            report = check_project(Project(root))
+        else:
+            report = validate_data(data_dir, root / "references.bib")
     else:
-        project = Project.locate()
-        data_dir, bib = project.data, project.bibliography
-    report = validate_data(data_dir, bib)
+        report = check_project(Project.locate())
     # Problems and summary go to one stream (stdout) so that they stay in order when redirected.
     for problem in report.problems:
         print(problem)
@@ -115,11 +118,18 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_whats_new(args: argparse.Namespace) -> int:
     import json
 
+    from livingreview.gate import check_project
     from livingreview.paths import Project
     from livingreview.release import read_cff
     from livingreview.versions import VersionError, whats_new
 
     project = Project.locate()
+    report = check_project(project)
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        print("whats-new stopped: the project is invalid (see above)", file=sys.stderr)
+        return 1
     try:
         comparison = whats_new(project, str(read_cff(project.citation_cff)["version"]), args.since)
     except VersionError as err:
@@ -307,10 +317,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag: the subcommand's own usage, not the top-level one
         subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    from livingreview.cells import DataError
     from livingreview.paths import ProjectNotFoundError
 
     try:
-        return int(args.func(args))
+        return _run(args)
     except ProjectNotFoundError as err:
         print(f"livingreview: {err}", file=sys.stderr)
         return 2
+    except DataError as err:  # a table the gate did not see (e.g. a snapshot): one line, no traceback
+        print(err, file=sys.stderr)
+        return 1
+
+
+WRITERS = ("execute", "build", "release")  # hold the project lock; recover an interrupted command first
+
+
+def _run(args: argparse.Namespace) -> int:
+    from livingreview.paths import Project
+    from livingreview.transaction import LockedError, exclusive, settle
+
+    if args.command in WRITERS:
+        try:
+            with exclusive(Project.locate().root, args.command) as recovered:
+                if recovered:
+                    print(f"livingreview: {recovered}", file=sys.stderr)
+                return int(args.func(args))
+        except LockedError as err:
+            print(err, file=sys.stderr)
+            return 1
+    if args.command in ("validate", "whats-new") and not getattr(args, "data_dir", None):
+        settle(Project.locate().root)
+    return int(args.func(args))

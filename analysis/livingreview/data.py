@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from livingreview.cells import CellError, DataError, parse_cell, read_records
+
 TABLES = ("studies", "effects", "screening", "searches", "syntheses")
 DOMAINS = ("symptoms", "adherence", "retention", "satisfaction", "other")
 RELEVANCE = ("A", "B", "C", "D")
@@ -57,17 +59,31 @@ class Dataset:
 
 
 def _read_table(path: Path, fields: list[dict]) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    """``path`` read by column name and typed as ``fields`` say, with the validator's parser.
+
+    Raises :class:`DataError` (one ``file:row:column: message`` line) on a cell the validator
+    would reject; validate first.
+    """
+    header, records = read_records(path)
+    records = [r for r in records if r]
+    columns = {name: [r[i] if i < len(r) else "" for r in records] for i, name in enumerate(header)}
+    frame = pd.DataFrame(columns, columns=list(dict.fromkeys(header)), dtype=str)
     for field in fields:
         name, kind = field["name"], field["type"]
-        if name not in frame:
+        if name not in columns or kind == "string":
             continue
+        values = []
+        for row, text in enumerate(columns[name], start=2):
+            try:
+                values.append(parse_cell(kind, text))
+            except CellError as err:
+                raise DataError(f"{path.name}:{row}:{name}: {err}") from None
         if kind == "integer":
-            frame[name] = pd.to_numeric(frame[name].replace("", pd.NA)).astype("Int64")
+            frame[name] = pd.array(values, dtype="Int64")
         elif kind == "number":
-            frame[name] = pd.to_numeric(frame[name].replace("", pd.NA)).astype("Float64")
-        elif kind == "date":
-            frame[name] = pd.to_datetime(frame[name].replace("", pd.NA)).dt.date
+            frame[name] = pd.array(values, dtype="Float64")
+        else:
+            frame[name] = pd.Series(values, dtype=object)
     return frame
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -20,8 +21,9 @@ from livingreview.data import load_dataset
 from livingreview.paths import Project
 from livingreview.policy import policy_variables
 from livingreview.release import read_metadata
-from livingreview.results import RESULTS_DIR, project_results, write_results
+from livingreview.results import RESULTS_DIR, project_results
 from livingreview.search_report import search_variables
+from livingreview.transaction import Transaction
 from livingreview.variables import compute_variables, write_variables
 from livingreview.versions import versions_variables
 
@@ -262,14 +264,18 @@ def notebooks_to_run(project: Project, force: bool) -> int:
 
 
 def run_all(
-    project: Project, log: Callable[[str], None] = print, force: bool = False, validate: bool = True
+    project: Project,
+    log: Callable[[str], None] = print,
+    force: bool = False,
+    validate: bool = True,
+    txn: Transaction | None = None,
 ) -> list[str]:
     """Validate, then execute every notebook and compute ``_variables.yml``; write them all at once.
 
     The kernels start while the data are validated. Invalid data: return the problems, with
     nothing executed or written. A failing cell raises, with nothing written.
     """
-    from livingreview.validate import validate_data
+    from livingreview.gate import check_project
 
     n_kernels = max(0, min(notebooks_to_run(project, force), os.cpu_count() or 1))
 
@@ -278,7 +284,7 @@ def run_all(
         kernels = [asyncio.ensure_future(Kernel(project.analysis).start()) for _ in range(n_kernels)]
         try:
             if validate:
-                report = await loop.run_in_executor(None, validate_data, project.data, project.bibliography)
+                report = await loop.run_in_executor(None, check_project, project)
                 if not report.ok:
                     return [str(p) for p in report.problems], None, []
                 log(report.summary())
@@ -297,7 +303,7 @@ def run_all(
     problems, variables, executed = asyncio.run(everything())
     if problems:
         return problems
-    write_outputs(project, variables, executed, log)
+    write_outputs(project, variables, executed, log, txn)
     return []
 
 
@@ -306,16 +312,38 @@ def write_outputs(
     variables: dict,
     executed: list[nbformat.NotebookNode],
     log: Callable[[str], None] = print,
+    txn: Transaction | None = None,
 ) -> None:
-    """Write everything ``execute`` produces: ``_variables.yml``, ``results/`` and the executed notebooks."""
-    changed = write_variables(project.variables_yml, variables)
-    log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
-    changed = write_results(project.root / RESULTS_DIR, project_results(project.root, variables))
-    log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
-    for path, nb in zip(project.notebooks(), executed, strict=True):
-        staged = path.with_suffix(".ipynb.tmp")
-        nbformat.write(nb, staged)
-        staged.replace(path)
+    """Write everything ``execute`` produces: ``_variables.yml``, ``results/`` and the executed notebooks.
+
+    They are switched into place together (:mod:`livingreview.transaction`): a kill leaves them
+    all as they were. With ``txn`` they join that transaction (switched, not yet committed).
+    """
+    own = txn is None
+    txn = txn or Transaction(project.root, "execute")
+    try:
+        staged = txn.stage(project.variables_yml.relative_to(project.root).as_posix())
+        if project.variables_yml.is_file():
+            shutil.copy2(project.variables_yml, staged)
+        changed = write_variables(staged, variables)
+        log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+        changed = False
+        for name, text in project_results(project.root, variables).items():
+            current = project.root / RESULTS_DIR / name
+            if current.is_file() and current.read_text(encoding="utf-8") == text:
+                continue
+            txn.write_text(f"{RESULTS_DIR}/{name}", text)
+            changed = True
+        log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
+        for path, nb in zip(project.notebooks(), executed, strict=True):
+            nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
+        txn.switch()
+    except BaseException:
+        if own:
+            txn.rollback()
+        raise
+    if own:
+        txn.commit()
 
 
 def execute_project(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[str]:

@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 
 from livingreview.data import Dataset
 from livingreview.palette import OKABE_ITO
+from livingreview.scale import largest, shown_note
 from livingreview.synthesis import favourable_r, study_directions
 from livingreview.tables import study_label
 
@@ -73,6 +74,8 @@ def direction_plot(data: Dataset, relevance: tuple[str, ...] = ("A", "B", "C")) 
     effects = data.effects_with_studies()
     effects = effects[effects["arm_relevance"].isin(relevance)]
     per = study_directions(effects)
+    total = per["study_id"].nunique()
+    per = largest(per, "study_id", data.studies.set_index("study_id")["n_analysed"].astype("Float64"))
     studies = (
         per.drop_duplicates("study_id")
         .sort_values(["arm_relevance", "year", "study_id"], ascending=[True, True, True])["study_id"]
@@ -111,12 +114,10 @@ def direction_plot(data: Dataset, relevance: tuple[str, ...] = ("A", "B", "C")) 
         frameon=False,
         fontsize=8,
     )
-    ax.set_title(
-        "Marker area grows with the number of participants; [A–C] = arm relevance",
-        fontsize=8,
-        loc="left",
-        pad=24,
-    )
+    title = "Marker area grows with the number of participants; [A–C] = arm relevance"
+    if len(studies) < total:
+        title += "\n" + shown_note(len(studies), total, "studies", "data/effects.csv")
+    ax.set_title(title, fontsize=8, loc="left", pad=24)
     fig.tight_layout()
     return fig
 
@@ -133,6 +134,8 @@ def context_plot(data: Dataset) -> Figure:
     use_book_style()
     e = data.effects_with_studies().assign(fav=lambda d: favourable_r(d))
     e = e[e["fav"].notna()].sort_values(["arm_relevance", "study_id", "effect_id"], kind="stable")
+    total = len(e)
+    e = largest(e, "effect_id", e.set_index("effect_id")["n"].fillna(e.set_index("effect_id")["n_analysed"]))
     pooled = data.syntheses[data.syntheses["estimate"].notna()].sort_values("synthesis_id")
     rows = len(e) + len(pooled)
     fig, ax = plt.subplots(figsize=(6.5, 0.3 * rows + 1.4))
@@ -208,5 +211,7 @@ def context_plot(data: Dataset) -> Figure:
         fontsize=8,
     )
     ax.grid(axis="x", color="#E5E5E5", zorder=0)
+    if len(e) < total:
+        ax.set_title(shown_note(len(e), total, "associations", "data/effects.csv"), fontsize=8, loc="left")
     fig.tight_layout()
     return fig

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +18,9 @@ import pandas as pd
 import yaml
 
 from livingreview import versions as V
+from livingreview.manifest import MANIFEST, write_manifest
 from livingreview.paths import Project
+from livingreview.transaction import Transaction
 
 CHANGELOG = "CHANGELOG.md"
 ZENODO = ".zenodo.json"
@@ -306,23 +306,22 @@ def plan_release(
     today: dt.date | None = None,
 ) -> ReleasePlan:
     """Decide whether ``version`` may be released now; raise :class:`ReleaseError` if not."""
-    from livingreview.validate import validate_data
+    from livingreview.gate import check_project
 
     try:
         new = V.parse_version(version)
     except V.VersionError as err:
         raise ReleaseError(str(err)) from None
     version = V.format_version(new)
-    report = validate_data(project.data, project.bibliography)
+    today = today or dt.date.today()
+    report = check_project(project, today)
     if not report.ok:
         raise ReleaseError(
             f"data invalid ({len(report.problems)} problems, first: {report.problems[0]}); "
             "run `livingreview validate`"
         )
-    try:
-        day = dt.date.fromisoformat(date) if date else (today or dt.date.today())
-    except ValueError:
-        raise ReleaseError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    day = release_day(date, today)
+    trigger = one_line_trigger(trigger)
     cff = read_cff(project.citation_cff)
     current = V.parse_version(str(cff["version"]))
     released = V.released_versions(V.releases_dir(project))
@@ -337,6 +336,8 @@ def plan_release(
             version, None, day.isoformat(), trigger or _default_trigger("initial", c), "initial", c
         )
     last = released[-1]
+    if V.same_data(V.snapshot(project, last), project.root):
+        raise ReleaseError(f"nothing changed since v{last}: data/ and references.bib are the released ones")
     if V.parse_version(last) != current:
         raise ReleaseError(
             f"CITATION.cff says version {V.format_version(current)} but the newest snapshot is v{last}; "
@@ -376,6 +377,39 @@ def plan_release(
     )
 
 
+def release_day(date: str | None, today: dt.date) -> dt.date:
+    """The release date: ``--date`` (a full ISO date, not in the future) or today."""
+    if not date:
+        return today
+    from livingreview.cells import CellError, parse_cell
+
+    try:
+        day = parse_cell("date", date)
+    except CellError:
+        raise ReleaseError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    assert isinstance(day, dt.date)
+    if day > today:
+        raise ReleaseError(f"--date {day} is in the future (today is {today})")
+    return day
+
+
+TRIGGER_MAX = 300
+
+
+def one_line_trigger(trigger: str | None) -> str | None:
+    """A trigger as one line of plain text (line breaks and runs of spaces become one space)."""
+    if trigger is None:
+        return None
+    text = " ".join(trigger.split())
+    if not text:
+        raise ReleaseError("--trigger is empty")
+    if len(text) > TRIGGER_MAX:
+        raise ReleaseError(f"--trigger has {len(text)} characters; say it in at most {TRIGGER_MAX}")
+    if any(not ch.isprintable() for ch in text):
+        raise ReleaseError("--trigger contains control characters")
+    return text
+
+
 def _next_versions(v: tuple[int, int, int]) -> list[tuple[int, int, int]]:
     """Next MAJOR, MINOR and PATCH versions."""
     return [(v[0] + 1, 0, 0), (v[0], v[1] + 1, 0), (v[0], v[1], v[2] + 1)]
@@ -390,7 +424,7 @@ def set_cff_fields(text: str, version: str, date: str) -> str:
     return out
 
 
-def changelog_entry(plan: ReleasePlan) -> str:
+def changelog_entry(plan: ReleasePlan, snapshot_digest: str | None = None) -> str:
     c = plan.comparison
     lines = [f"## {plan.version} — {plan.date}", "", f"- Release type: {LEVEL_MEANING[plan.level]}"]
     lines.append(f"- Trigger: {plan.trigger}")
@@ -402,6 +436,8 @@ def changelog_entry(plan: ReleasePlan) -> str:
             if row["detail"] != "none" and not row["group"].startswith("Headline"):
                 lines.append(f"- {row['item']}: {row['detail']}")
     lines.append(f"- Conclusions: {V.conclusion_flag(c)}")
+    if snapshot_digest:
+        lines.append(f"- Snapshot checksum: `{MANIFEST}` sha256 {snapshot_digest}")
     return "\n".join(lines) + "\n"
 
 
@@ -412,62 +448,6 @@ def prepend_changelog(existing: str | None, entry: str) -> str:
         else (existing or "")
     )
     return CHANGELOG_HEADER + "\n" + entry + ("\n" + body.lstrip("\n") if body.strip() else "")
-
-
-class _Staging:
-    """Files and folders written beside their destination first, then renamed into place together.
-
-    If anything fails before or during the renames, every destination is restored as it was.
-    """
-
-    def __init__(self) -> None:
-        self.items: list[tuple[Path, Path]] = []
-        self.done: list[tuple[Path, Path | None]] = []
-
-    def file(self, final: Path, text: str) -> None:
-        tmp = final.with_name(f".{final.name}.release-tmp")
-        tmp.write_text(text, encoding="utf-8")
-        self.items.append((tmp, final))
-
-    def folder(self, final: Path, fill: Callable[[Path], None]) -> None:
-        tmp = final.with_name(f".{final.name}.release-tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        self.items.append((tmp, final))
-        fill(tmp)
-
-    def commit(self) -> None:
-        for tmp, final in self.items:
-            backup = None
-            if final.exists():
-                backup = final.with_name(f".{final.name}.release-bak")
-                os.replace(final, backup)
-            os.replace(tmp, final)
-            self.done.append((final, backup))
-        self.items = []
-
-    def finish(self) -> None:
-        for _, backup in self.done:
-            if backup is not None and backup.exists():
-                (shutil.rmtree if backup.is_dir() else os.remove)(backup)
-        self.done = []
-
-    def rollback(self) -> None:
-        for final, backup in reversed(self.done):
-            if final.is_dir():
-                shutil.rmtree(final)
-            elif final.exists():
-                final.unlink()
-            if backup is not None:
-                os.replace(backup, final)
-        self.done = []
-        for tmp, _ in self.items:
-            if tmp.is_dir():
-                shutil.rmtree(tmp)
-            elif tmp.exists():
-                tmp.unlink()
-        self.items = []
 
 
 def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
@@ -496,6 +476,7 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     }
 
     def fill(folder: Path) -> None:
+        folder.mkdir(parents=True)
         shutil.copytree(project.data, folder / "data")
         if project.bibliography.is_file():
             shutil.copy2(project.bibliography, folder / "references.bib")
@@ -504,31 +485,27 @@ def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
             json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
 
-    staging = _Staging()
-    try:
-        V.releases_dir(project).mkdir(exist_ok=True)
-        staging.folder(V.snapshot(project, plan.version), fill)
-        staging.file(project.citation_cff, cff_text)
-        old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
-        staging.file(changelog, prepend_changelog(old_log, changelog_entry(plan)))
-        staging.file(root / ZENODO, zenodo_text(cff, last_searched))
-        staging.commit()
+    rel = {
+        path: path.relative_to(root).as_posix() for path in (project.citation_cff, changelog, root / ZENODO)
+    }
+    with Transaction(root, "release") as txn:
+        fill(txn.stage(V.snapshot(project, plan.version).relative_to(root).as_posix()))
+        txn.write_text(rel[project.citation_cff], cff_text)
+        txn.write_text(rel[root / ZENODO], zenodo_text(cff, last_searched))
+        txn.switch()
         # _variables.yml depends on the new CITATION.cff and snapshot, so it is computed now.
         variables = compute_project_variables(project)
-        staged_vars = root / "._variables.yml.release-tmp"
-        write_variables(staged_vars, variables)
-        staging.items.append((staged_vars, project.variables_yml))
-        # The results data package of the new version, in results/ and in the snapshot
-        (root / RESULTS_DIR).mkdir(exist_ok=True)
-        (V.snapshot(project, plan.version) / RESULTS_DIR).mkdir()
+        write_variables(txn.stage(project.variables_yml.name), variables)
+        # The results data package of the new version, in results/ and in the (new) snapshot,
+        # whose manifest is written last and recorded in the changelog entry.
+        snap = V.snapshot(project, plan.version)
+        (snap / RESULTS_DIR).mkdir()
         for name, text in project_results(root, variables).items():
-            staging.file(root / RESULTS_DIR / name, text)
-            staging.file(V.snapshot(project, plan.version) / RESULTS_DIR / name, text)
-        staging.commit()
-    except BaseException:
-        staging.rollback()
-        raise
-    staging.finish()
+            txn.write_text(f"{RESULTS_DIR}/{name}", text)
+            (snap / RESULTS_DIR / name).write_text(text, encoding="utf-8")
+        digest = write_manifest(snap)
+        old_log = changelog.read_text(encoding="utf-8") if changelog.is_file() else None
+        txn.write_text(rel[changelog], prepend_changelog(old_log, changelog_entry(plan, digest)))
     return [
         V.snapshot(project, plan.version),
         project.citation_cff,

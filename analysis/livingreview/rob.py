@@ -17,6 +17,7 @@ import pandas as pd
 from livingreview.data import Dataset
 from livingreview.palette import OKABE_ITO
 from livingreview.reporting_data import read_resource
+from livingreview.scale import MAX_FIGURE_ROWS, largest, shown_note
 
 if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn (validate stays fast)
     from matplotlib.figure import Figure
@@ -102,6 +103,11 @@ def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
 
     use_book_style()
     matrix = judgement_matrix(rob, data)
+    total = len(matrix)
+    if total > MAX_FIGURE_ROWS:
+        size = data.studies.set_index("study_id")["n_analysed"].astype("Float64")
+        keep = largest(pd.DataFrame({"study_id": matrix.index}), "study_id", size)["study_id"]
+        matrix = matrix.loc[keep]
     relevance = data.studies.set_index("study_id")["arm_relevance"]
     n_rows, n_cols = matrix.shape
     fig, ax = plt.subplots(figsize=(6.8, 0.27 * n_rows + 2.3))
@@ -139,6 +145,9 @@ def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
         title_fontsize=8,
     )
     ax.text(1.04, 0.74, key, transform=ax.transAxes, fontsize=7.5, va="top", ha="left")
+    if n_rows < total:
+        note = shown_note(n_rows, total, "studies", "data/risk_of_bias.csv")
+        ax.set_title(note, fontsize=8, loc="left", pad=18)
     fig.tight_layout()
     return fig
 

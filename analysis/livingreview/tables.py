@@ -12,7 +12,13 @@ import pandas as pd
 from great_tables import GT
 
 from livingreview.data import RELEVANCE_LABELS, Dataset
-from livingreview.synthesis import favourable_r, pool_domain, study_correlations, summary_frame
+from livingreview.scale import MAX_TABLE_ROWS, head_note
+from livingreview.synthesis import (
+    favourable_r,
+    pool_domain,
+    study_correlations,
+    summary_frame,
+)
 from livingreview.variables import fmt_p, fmt_r
 
 DIRECTION_SYMBOL = {
@@ -71,6 +77,8 @@ def _relevant_n_text(s: pd.DataFrame) -> list[str]:
 def characteristics_table(data: Dataset) -> GT:
     """Characteristics of every extracted study, grouped by arm relevance."""
     s = data.studies.sort_values(["arm_relevance", "year", "study_id"], kind="stable")
+    cut = head_note(len(s), "data/studies.csv")
+    s = s.head(MAX_TABLE_ROWS)
     frame = pd.DataFrame(
         {
             "group": s["arm_relevance"].map(group_label),
@@ -84,7 +92,7 @@ def characteristics_table(data: Dataset) -> GT:
             "level": s["extraction_level"].map(LABEL),
         }
     )
-    return (
+    table = (
         GT(frame, id="tbl-characteristics-gt", groupname_col="group")
         .cols_label(
             study="Study",
@@ -105,6 +113,7 @@ def characteristics_table(data: Dataset) -> GT:
         )
         .tab_source_note("Source: the review's studies table.")
     )
+    return table.tab_source_note(cut) if cut else table
 
 
 def _range_text(constraints: dict) -> str:
@@ -244,6 +253,8 @@ def associations_table(data: Dataset) -> GT:
     e = data.effects_with_studies().sort_values(
         ["arm_relevance", "outcome_domain", "effect_id"], kind="stable"
     )
+    cut = head_note(len(e), "data/effects.csv")
+    e = e.head(MAX_TABLE_ROWS)
     fav = favourable_r(e)
     r_text = [
         "" if pd.isna(v) else fmt_r(float(v)) + (" (derived)" if pd.isna(p) else "")
@@ -267,7 +278,7 @@ def associations_table(data: Dataset) -> GT:
             ],
         }
     )
-    return (
+    table = (
         GT(frame, id="tbl-associations-gt", groupname_col="group")
         .cols_label(
             study="Study",
@@ -286,11 +297,14 @@ def associations_table(data: Dataset) -> GT:
         )
         .tab_source_note("Source: the review's associations table.")
     )
+    return table.tab_source_note(cut) if cut else table
 
 
 def evidence_table(data: Dataset) -> GT:
     """Every association with its verbatim quote and source address (traceability)."""
     e = data.effects.sort_values("effect_id", kind="stable")
+    cut = head_note(len(e), "data/effects.csv")
+    e = e.head(MAX_TABLE_ROWS)
     frame = pd.DataFrame(
         {
             "effect": e["effect_id"],
@@ -298,12 +312,13 @@ def evidence_table(data: Dataset) -> GT:
             "source": e["source_url"].str.replace(" ; ", "\n", regex=False),
         }
     )
-    return (
+    table = (
         GT(frame, id="tbl-evidence-gt")
         .cols_label(effect="Association", quote="Verbatim quote", source="Where it was read")
         .tab_source_note("Quotes are verbatim from the sources; '[…]' marks omissions.")
         .tab_source_note("Source: the review's associations table (quotes and addresses).")
     )
+    return table.tab_source_note(cut) if cut else table
 
 
 class Shown:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import logging
-import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +18,15 @@ from pathlib import Path
 from livingreview import candidates, rules
 from livingreview.bib import read_bibliography
 from livingreview.bibcheck import check_bibliography, included_keys
+from livingreview.cells import CellError, csv_records, parse_cell
+from livingreview.schema_check import (
+    CORE,
+    PACKAGE,
+    cell_problems,
+    foreign_key_problems,
+    key_problems,
+    package_problems,
+)
 
 NAN_TEXT = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 NA_TEXT = {"na", "n/a", "null", "none", "-"}  # in typed columns: leave the cell empty
@@ -38,7 +44,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.message}"
+        return one_line(f"{self.file}:{self.row}:{self.column}: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and other unprintable character escaped (``\\u2028``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,13 @@ def _read_text(path: Path, name: str, problems: list[Problem]) -> str | None:
 
 def _parse_csv(text: str, name: str, fields: dict[str, str], problems: list[Problem]) -> Rows:
     """Rows as dicts keyed by the schema's fields; checks header, raggedness and odd text."""
-    reader = csv.reader(text.splitlines(keepends=True))
-    header = next(reader, None)
+    reader = csv_records(text)
+    try:
+        records = list(reader)
+    except csv.Error as err:
+        problems.append(Problem(name, reader.line_num, "-", f"not readable as CSV ({err})"))
+        return []
+    header = records[0] if records else None
     if header is None:
         problems.append(Problem(name, 0, "-", "file is empty (no header row)"))
         return []
@@ -94,7 +112,7 @@ def _parse_csv(text: str, name: str, fields: dict[str, str], problems: list[Prob
         if column not in header:
             problems.append(Problem(name, 1, column, "missing column"))
     rows: Rows = []
-    for position, cells in enumerate(reader, start=2):
+    for position, cells in enumerate(records[1:], start=2):
         if not any(c.strip() for c in cells):
             problems.append(Problem(name, position, "-", "blank row"))
             continue
@@ -125,90 +143,20 @@ def _parse_csv(text: str, name: str, fields: dict[str, str], problems: list[Prob
     return rows
 
 
-def _frictionless_problems(package_path: Path, skip: set[str]) -> Iterator[Problem]:
-    """Type, constraint, key and foreign-key errors found by frictionless."""
-    from frictionless import validate as fl_validate
-
-    logging.getLogger("frictionless").setLevel(logging.ERROR)
-    report = fl_validate(str(package_path))
-    for task in report.tasks:
-        name = Path(task.place).name if task.place else task.name
-        if name in skip:
-            continue
-        for error in task.errors:
-            yield _translate(name, error)
-    for error in report.errors:
-        yield Problem(package_path.name, 0, "-", error.message)
-
-
-def _translate(name: str, error) -> Problem:  # noqa: ANN001 - frictionless error classes
-    row = int(getattr(error, "row_number", 0) or 0)
-    column = getattr(error, "field_name", None) or "-"
-    cell = getattr(error, "cell", None)
-    kind = error.type
-    note = getattr(error, "note", "")
-    if kind == "type-error":
-        match = re.search(r'type is "(\w+)', note)
-        message = f"{cell!r} is not a valid {match.group(1) if match else 'value'}"
-    elif kind == "constraint-error":
-        message = _constraint_message(column, cell, note)
-    elif kind == "unique-error":
-        message = f"duplicate value {cell!r} (must be unique)"
-    elif kind in {"primary-key", "foreign-key"}:
-        message = error.note if kind == "foreign-key" else "duplicate or empty primary key"
-        if kind == "foreign-key":
-            column = ",".join(getattr(error, "field_names", [])) or _fk_column(note)
-            message = f"refers to a value that does not exist: {note}"
-    elif kind in {
-        "extra-cell",
-        "missing-cell",
-        "blank-row",
-        "extra-label",
-        "missing-label",
-        "duplicate-label",
-        "incorrect-label",
-        "blank-label",
-    }:
-        message = ""  # already reported by the CSV reader with a clearer message
-    else:
-        message = error.message
-    return Problem(name, row, column, message)
-
-
-def _fk_column(note: str) -> str:
-    if 'for "' in note:
-        return note.split('for "', 1)[1].split('"', 1)[0]
-    return "-"
-
-
-def _constraint_message(column: str, cell: object, note: str) -> str:
-    if 'constraint "required"' in note:
-        return "required value is empty"
-    if 'constraint "enum"' in note:
-        allowed = note.split(" is ", 1)[-1]
-        return f"{cell!r} is not one of the allowed values {allowed}"
-    if 'constraint "pattern"' in note:
-        if column == "source_url":
-            return f"{cell!r} is not an http(s) address (several separated by ' ; ')"
-        return f"{cell!r} does not match the required pattern"
-    if 'constraint "minimum"' in note or 'constraint "maximum"' in note:
-        return f"{cell!r} is out of range ({note.split('constraint ', 1)[-1]})"
-    return f"{cell!r}: {note}"
-
-
 def _num(value: str) -> float | None:
     try:
-        number = float(value)
-    except ValueError:
+        number = parse_cell("number", value)
+    except CellError:
         return None
-    return number if math.isfinite(number) else None
+    return number if isinstance(number, float) else None
 
 
 def _int(value: str) -> int | None:
     try:
-        return int(value)
-    except ValueError:
+        number = parse_cell("integer", value)
+    except CellError:
         return None
+    return number if isinstance(number, int) else None
 
 
 def _check_studies(studies: Rows, bib_keys: frozenset[str] | None, today: dt.date) -> Iterator[Problem]:
@@ -251,6 +199,15 @@ def _check_effects(effects: Rows, studies: Rows) -> Iterator[Problem]:
                 "r",
                 "r is filled but the statistic printed is not a correlation",
             )
+        for column, number in (("r", r), ("r_derived", derived)):
+            if number is not None and abs(number) == 1:
+                yield Problem(
+                    "effects.csv",
+                    pos,
+                    column,
+                    "a correlation of exactly ±1 cannot be analysed (its Fisher z is infinite); "
+                    "check the source",
+                )
         value = r if r is not None else derived
         orientation = row.get("outcome_higher_is_better", "")
         if value is not None and orientation not in {"yes", "no"}:
@@ -333,10 +290,10 @@ def _check_screening(screening: Rows, studies: Rows) -> Iterator[Problem]:
 def _check_searches(searches: Rows, today: dt.date) -> Iterator[Problem]:
     for row in searches:
         try:
-            date = dt.date.fromisoformat(row.get("date_searched", ""))
-        except ValueError:
+            date = parse_cell("date", row.get("date_searched", ""))
+        except CellError:
             continue  # the schema check reports it
-        if date > today:
+        if isinstance(date, dt.date) and date > today:
             yield Problem("searches.csv", int(row["_row"]), "date_searched", f"{date} is in the future")
 
 
@@ -371,57 +328,89 @@ def _check_reporting(tables: dict[str, Rows]) -> Iterator[Problem]:
             yield Problem(*found)
 
 
+def _read_package(package_path: Path) -> tuple[dict | None, list[Problem]]:
+    """The parsed descriptor, or None with the problems that make it unusable."""
+    problems: list[Problem] = []
+    text = _read_text(package_path, PACKAGE, problems)
+    if text is None:
+        return None, problems
+    try:
+        package = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, [*problems, Problem(PACKAGE, err.lineno, "-", f"invalid JSON: {err.msg}")]
+    except RecursionError:
+        return None, [*problems, Problem(PACKAGE, 0, "-", "invalid JSON: nested too deeply")]
+    structural = [Problem(*p) for p in package_problems(package)]
+    return (None if structural else package), problems + structural
+
+
+def _check_bibliography(
+    bib_path: Path, problems: list[Problem], tables: dict[str, Rows]
+) -> frozenset[str] | None:
+    if not bib_path.is_file():
+        problems.append(Problem(BIB_FILE, 0, "-", f"bibliography missing at {bib_path}"))
+        return None
+    if _read_text(bib_path, BIB_FILE, problems) is None:
+        return None
+    bib = read_bibliography(bib_path)
+    problems.extend(
+        Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})") for line, kind in bib.failed
+    )
+    problems.extend(Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates)
+    included = included_keys(tables.get("studies", []), tables.get("screening", []))
+    problems.extend(Problem(*found) for found in check_bibliography(bib, BIB_FILE, included))
+    methods_bib = bib_path.parent / "methods.bib"
+    if methods_bib.is_file() and _read_text(methods_bib, methods_bib.name, problems) is not None:
+        problems.extend(
+            Problem(*found) for found in check_bibliography(read_bibliography(methods_bib), methods_bib.name)
+        )
+    return bib.keys
+
+
 def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date | None = None) -> Report:
     """Validate every table of the data package in ``data_dir`` (and its bibliography)."""
     today = today or dt.date.today()
     data_dir = Path(data_dir)
     bib_path = bib_path or data_dir.parent / BIB_FILE
-    problems: list[Problem] = []
-    package_path = data_dir / "datapackage.json"
+    package_path = data_dir / PACKAGE
     if not package_path.is_file():
-        return Report((Problem("datapackage.json", 0, "-", f"missing in {data_dir}"),), {})
-    try:
-        package = json.loads(package_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        return Report((Problem("datapackage.json", err.lineno, "-", f"invalid JSON: {err.msg}"),), {})
+        return Report((Problem(PACKAGE, 0, "-", f"missing in {data_dir}"),), {})
+    package, problems = _read_package(package_path)
+    if package is None:
+        return Report(tuple(sorted(set(problems))), {})
 
     tables: dict[str, Rows] = {}
-    unreadable: set[str] = set()
-    for resource in package.get("resources", []):
+    schemas: dict[str, dict] = {}
+    for resource in package["resources"]:
         name = resource["path"]
         path = data_dir / name
-        fields = {f["name"]: f["type"] for f in resource["schema"]["fields"]}
+        fields = {f["name"]: f.get("type", "string") for f in resource["schema"]["fields"]}
         if not path.is_file():
             problems.append(Problem(name, 0, "-", "file is missing"))
-            unreadable.add(name)
             continue
         text = _read_text(path, name, problems)
         if text is None:
-            unreadable.add(name)
             continue
-        tables[resource["name"]] = _parse_csv(text, name, fields, problems)
+        parsed: list[Problem] = []
+        rows = _parse_csv(text, name, fields, parsed)
+        problems.extend(parsed)
+        reported = {(p.row, p.column) for p in parsed}
+        for found in (
+            *cell_problems(name, rows, resource["schema"]["fields"]),
+            *key_problems(name, rows, resource["schema"]),
+        ):
+            if (found[1], found[2]) not in reported:
+                problems.append(Problem(*found))
+        tables[resource["name"]] = rows
+        schemas[resource["name"]] = resource["schema"]
+    files = {r["name"]: r["path"] for r in package["resources"]}
+    for table, rows in tables.items():
+        problems.extend(Problem(*f) for f in foreign_key_problems(files[table], rows, schemas[table], tables))
 
-    if not unreadable:
-        problems.extend(p for p in _frictionless_problems(package_path, unreadable) if p.message)
-
-    bib_keys: frozenset[str] | None = None
-    if bib_path.is_file():
-        bib = read_bibliography(bib_path)
-        bib_keys = bib.keys
-        problems.extend(
-            Problem(BIB_FILE, line, "-", f"entry could not be parsed ({kind})") for line, kind in bib.failed
-        )
-        problems.extend(Problem(BIB_FILE, line, key, "duplicate entry key") for line, key in bib.duplicates)
-        included = included_keys(tables.get("studies", []), tables.get("screening", []))
-        problems.extend(Problem(*found) for found in check_bibliography(bib, BIB_FILE, included))
-        methods_bib = bib_path.parent / "methods.bib"
-        if methods_bib.is_file():
-            problems.extend(
-                Problem(*found)
-                for found in check_bibliography(read_bibliography(methods_bib), methods_bib.name)
-            )
-    else:
-        problems.append(Problem(BIB_FILE, 0, "-", f"bibliography missing at {bib_path}"))
+    bib_keys = _check_bibliography(bib_path, problems, tables)
+    if any(name not in tables for name in CORE):
+        # A core table could not be read: cross-table checks would only repeat that problem.
+        return Report(tuple(sorted(set(problems))), {n: len(r) for n, r in tables.items()})
 
     studies = tables.get("studies", [])
     effects = tables.get("effects", [])

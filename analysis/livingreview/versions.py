@@ -496,8 +496,17 @@ def cumulative(project: Project, version: str) -> pd.DataFrame:
 # --- sentences ---------------------------------------------------------------------------------
 
 
+MAX_IDS = 25  # beyond this a what's-new cell names the first ones and counts the rest
+
+
 def _ids(items: Sequence[str]) -> str:
-    return ", ".join(items) if items else "none"
+    if not items:
+        return "none"
+    if len(items) <= MAX_IDS:
+        return ", ".join(items)
+    rest = len(items) - MAX_IDS
+    shown = ", ".join(items[:MAX_IDS])
+    return f"{shown} and {rest:,} more (`livingreview whats-new --json` lists them all)"
 
 
 def _count(n: int, one: str, many: str) -> str:
