@@ -57,7 +57,8 @@ def append_row(path: Path, row: dict[str, str]) -> None:
     with path.open(encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh))
     with path.open("a", encoding="utf-8", newline="") as fh:
-        csv.DictWriter(fh, header, lineterminator="\n").writerow(row)
+        # extrasaction: the same study can be added to the data of an older release (fewer columns)
+        csv.DictWriter(fh, header, lineterminator="\n", extrasaction="ignore").writerow(row)
 
 
 def fresh_study_id(root: Path, stem: str = "Newauthor") -> str:
@@ -93,6 +94,8 @@ def add_study(root: Path, study_id: str | None = None, assess: bool = True) -> s
             "extraction_level": "abstract",
             "source_url": url,
             "notes": "scratch row for a test",
+            "n_relevant_arms": "40",
+            "n_relevant_arms_basis": "whole sample on medication (scratch row)",
         },
     )
     append_row(
@@ -111,8 +114,12 @@ def add_study(root: Path, study_id: str | None = None, assess: bool = True) -> s
             "r": "0.3",
             "outcome_higher_is_better": "yes",
             "n": "40",
+            "exposure": "validated_alliance_scale",
+            "arm_relevance": "A",
             "direction": "positive",
             "significant": "yes",
+            "direction_source": "printed_statistic",
+            "adjusts_prior_change": "not_reported",
             "quote": "alliance predicted adherence (r = .30)",
             "source_url": url,
         },
@@ -137,6 +144,7 @@ def add_study(root: Path, study_id: str | None = None, assess: bool = True) -> s
             "decision": "included",
             "source_url": url,
             "notes_file": "literature-notes-2.md",
+            "full_text_retrieved": "no",
         },
     )
     bib = root / "references.bib"

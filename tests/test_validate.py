@@ -167,12 +167,6 @@ CELL_CASES = [
         "not a correlation",
     ),
     (
-        "null-but-significant",
-        set_cell("effects", "significant", "yes", lambda r: r["direction"] == "null"),
-        "effects.csv:{row}:significant",
-        "cannot be significant",
-    ),
-    (
         "unknown-study",
         set_cell("effects", "study_id", "Nobody2020"),
         "effects.csv:{row}:study_id",

@@ -52,15 +52,17 @@ def test_direction_sentence_counts_and_tests() -> None:
         "arm-A studies",
         "arm-A study",
     )
-    assert text.startswith("Among arm-A studies, for symptoms, 10 studies contributed: 6 favoured a stronger")
-    assert "sign test of 6 positive against 0 negative studies, p = 0.031" in text
-    assert "For adherence, a single study contributed, and it favoured a stronger alliance." in text
+    assert text.startswith(
+        "Among arm-A studies, for symptoms, 10 studies contributed: 6 stated that a stronger"
+    )
+    assert "sign test of 6 positive against 0 negative studies, p = 0.031: more than chance" in text
+    assert "For adherence, a single study contributed, and it stated that a stronger alliance went" in text
     assert text.endswith("No arm-A study reported on retention.")
 
 
 def test_direction_sentence_without_a_clear_direction() -> None:
     text = direction_sentence([summary("symptoms", null=2)], "arm-A studies", "arm-A study")
-    assert "no study had a clear direction, so no sign test was possible" in text
+    assert "no study stated a direction, so no sign test was possible" in text
 
 
 def test_sensitivity_sentence_reports_only_changes() -> None:
@@ -69,9 +71,9 @@ def test_sensitivity_sentence_reports_only_changes() -> None:
     text = sensitivity_sentence(base, wide)
     assert (
         "symptoms" not in text
-        and "for retention, from 0 to 1 study, of which 1 pointed the other way" in text
+        and "for retention, from 0 to 1 study, of which 1 stated that it went with a worse outcome" in text
     )
-    assert sensitivity_sentence(base, base) == "Adding the studies of arms B and C changes no count."
+    assert sensitivity_sentence(base, base) == "Adding the studies of categories B and C changes no count."
 
 
 def test_write_variables_reports_change_once(tmp_path: Path) -> None:

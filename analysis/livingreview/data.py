@@ -17,7 +17,7 @@ RELEVANCE_LABELS = {
     "A": "Prescriber alliance in a medication or placebo arm",
     "B": "Medication patients pooled with psychotherapy arms",
     "C": "Psychotherapist alliance while on medication",
-    "D": "Adjacent construct or population",
+    "D": "Adjacent construct, intervention or population",
 }
 
 
@@ -51,7 +51,11 @@ class Dataset:
             "extraction_level",
             "n_analysed",
         ]
-        return self.effects.merge(self.studies[cols], on="study_id", how="left", validate="m:1")
+        cols += [c for c in ("n_relevant_arms",) if c in self.studies]
+        studies = self.studies[cols]
+        if "arm_relevance" in self.effects:  # the association's own category wins (v0.2.0 data)
+            studies = studies.rename(columns={"arm_relevance": "study_arm_relevance"})
+        return self.effects.merge(studies, on="study_id", how="left", validate="m:1")
 
 
 def _read_table(path: Path, fields: list[dict]) -> pd.DataFrame:

@@ -19,9 +19,10 @@ from livingreview.tables import study_label
 
 DIRECTION_STYLE = {  # marker, colour, legend text
     "positive": ("^", OKABE_ITO["blue"], "Positive (stronger alliance, better outcome)"),
-    "null": ("o", OKABE_ITO["grey"], "No clear association"),
+    "null": ("o", OKABE_ITO["grey"], "No association found"),
     "negative": ("v", OKABE_ITO["vermillion"], "Negative"),
     "mixed": ("D", OKABE_ITO["orange"], "Mixed"),
+    "unclear": ("s", "white", "Association reported, direction not stated"),
 }
 RELEVANCE_COLOUR = {
     "A": OKABE_ITO["blue"],

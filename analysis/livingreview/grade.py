@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from livingreview.data import Dataset
+from livingreview.denominators import participants
 from livingreview.reporting_data import read_resource
 from livingreview.synthesis import DomainSummary, pool_domain, study_directions, summarise_domains
 from livingreview.variables import fmt_p, fmt_r
@@ -109,7 +110,13 @@ def _effect_text(s: DomainSummary, pooled) -> str:  # noqa: ANN001 - PooledCorre
         )
     parts = [
         f"{n} {d}"
-        for d, n in (("positive", s.positive), ("null", s.null), ("negative", s.negative), ("mixed", s.mixed))
+        for d, n in (
+            ("positive", s.positive),
+            ("no association", s.null),
+            ("direction not stated", s.unclear),
+            ("negative", s.negative),
+            ("mixed", s.mixed),
+        )
         if n
     ]
     text = "Effect direction: " + ", ".join(parts)
@@ -155,8 +162,8 @@ def domain_grades(data: Dataset, grade: pd.DataFrame) -> list[DomainGrade]:
             DomainGrade(
                 domain=s.domain,
                 n_studies=s.n_studies,
-                participants=int(rows["n"].astype("Float64").sum(skipna=True)) if len(rows) else 0,
-                studies_without_n=int(rows["n"].isna().sum()) if len(rows) else 0,
+                participants=participants(data.studies, rows["study_id"]).total,
+                studies_without_n=participants(data.studies, rows["study_id"]).without_n,
                 effect=_effect_text(s, pool_domain(eff_a, s.domain)) if s.n_studies else "No studies",
                 certainty=level,
                 downgrades=downs,
@@ -222,7 +229,8 @@ def sof_table(data: Dataset, grade: pd.DataFrame) -> GT:
             "prognostic factor: a stronger alliance with the prescriber; arm-A studies only. Effect: "
             "the effect-direction count of studies (positive = stronger alliance with better "
             "outcome) with a two-sided sign test, or a pooled correlation where two or more studies "
-            "give one. Participants: sum of the N analysed where reported."
+            "give one. Directions count only where the source states them (printed or in words). "
+            "Participants: analysed N of the medication and pill-placebo arms, where reported."
         )
         .tab_source_note(
             "Certainty starts at high, as GRADE advises for prognostic-factor evidence from "
@@ -232,4 +240,4 @@ def sof_table(data: Dataset, grade: pd.DataFrame) -> GT:
     )
     for note in notes:
         table = table.tab_source_note(note)
-    return table.tab_source_note("Source: data/grade.csv, data/effects.csv, data/studies.csv")
+    return table.tab_source_note("Source: the review's GRADE decisions, associations and studies tables.")

@@ -94,6 +94,8 @@ class Flow:
     excluded: dict[str, int] = field(default_factory=dict)
     adjacent: dict[str, int] = field(default_factory=dict)
     synthesis: int = 0
+    awaiting: int = 0
+    not_retrieved: int = 0
     queued: int = 0  # found by a logged search run, not yet screened (data/candidates.csv)
     new_studies: int = 0
     new_reports: int = 0
@@ -110,7 +112,17 @@ class Flow:
 
     @property
     def n_not_included(self) -> int:
-        return self.n_excluded + self.n_adjacent + self.synthesis
+        return self.n_excluded + self.n_adjacent + self.synthesis + self.awaiting
+
+    @property
+    def reports_sought(self) -> int:
+        """Every screened record's full report was sought for retrieval."""
+        return self.records_screened
+
+    @property
+    def reports_assessed(self) -> int:
+        """Reports assessed for eligibility: all sought (on the abstract where no full text was retrieved)."""
+        return self.records_screened
 
 
 def _records_found(values: Sequence[object]) -> int | None:
@@ -166,6 +178,8 @@ def compute_flow(
         excluded=dict(sorted(excluded.items(), key=lambda kv: (-kv[1], kv[0]))),
         adjacent=dict(sorted(adjacent.items(), key=lambda kv: (-kv[1], kv[0]))),
         synthesis=int((decisions == "synthesis").sum()),
+        awaiting=int((decisions == "awaiting").sum()),
+        not_retrieved=int((new["full_text_retrieved"] != "yes").sum()) if "full_text_retrieved" in new else 0,
         new_studies=int(included_new["study_id"].nunique()),
         new_reports=len(included_new),
         total_studies=len(included_now),
@@ -229,7 +243,7 @@ def check_rows(
         return
     frame = pd.DataFrame(
         [{k: v for k, v in r.items() if k != "_row"} for r in screening],
-        columns=["record_id", "study_id", "decision", "reason"],
+        columns=["record_id", "study_id", "decision", "reason", "full_text_retrieved"],
     )
     search_frame = pd.DataFrame({"records_found": [int(v) if v.strip().isdigit() else None for v in found]})
     for message in flow_problems(compute_flow(frame, search_frame, "0.0.0")):
@@ -374,19 +388,26 @@ def flow_figure(flow: Flow) -> Figure:
     _arrow(ax, (mid, 0.77), (mid, 0.675))
 
     # Screening and eligibility (one step in this review)
-    screened = f"Records screened and assessed for eligibility: n = {flow.records_screened}\n\n" + _wrap(
-        "screening and eligibility assessment were one step", 36
+    screened = (
+        f"Records screened: n = {flow.records_screened}\n"
+        f"Reports sought for retrieval: n = {flow.reports_sought}\n"
+        f"Full text not retrieved: n = {flow.not_retrieved}\n"
+        f"Reports assessed for eligibility: n = {flow.reports_assessed}\n"
+        + _wrap(f"({flow.not_retrieved} of them on the abstract or an excerpt only)", 36)
     )
-    _box(ax, main_x, 0.56, main_w, 0.115, _wrap(screened, 36))
+    _box(ax, main_x, 0.52, main_w, 0.155, screened)
     lines = [f"Records not included: n = {flow.n_not_included}", ""]
     lines.append(f"Adjacent evidence, tabulated only: n = {flow.n_adjacent}")
     lines += _bullets(flow.adjacent, 40)
     lines.append(f"Excluded, with reasons: n = {flow.n_excluded}")
     lines += _bullets(flow.excluded, 40)
+    lines.append(
+        _wrap(f"Awaiting classification (the text read did not allow a decision): n = {flow.awaiting}", 40)
+    )
     lines.append(_wrap(f"{SYNTHESIS_LABEL}: n = {flow.synthesis}", 40))
     _box(ax, side_x, 0.265, side_w, 0.42, "\n".join(lines), size=7.5)
     _arrow(ax, (main_x + main_w, 0.6175), (side_x, 0.6175))
-    _arrow(ax, (mid, 0.56), (mid, 0.235))
+    _arrow(ax, (mid, 0.52), (mid, 0.235))
 
     # Included
     new_text = (
@@ -478,5 +499,7 @@ def checklist_table(root: Path) -> GT:
             "(PRISMA-LSR; numbered LSR-n by us, not by the extension); consult the statements for the "
             "official wording."
         )
-        .tab_source_note("Source: data/prisma-checklist.csv; section titles and ids from the book's sources.")
+        .tab_source_note(
+            "Source: the review's PRISMA checklist table; section titles and ids from the book's sources."
+        )
     )

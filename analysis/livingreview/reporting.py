@@ -52,7 +52,8 @@ def reporting_variables(data_dir: Path, data: Dataset, version: str) -> dict[str
     flow = prisma.load_flow(Path(data_dir).parent, version)
     judgements = rob.load_rob(data_dir)
     counts = rob.counts(judgements, data)
-    _, unweighted = rob.weighted_shares(judgements, data)
+    shares, unweighted = rob.weighted_shares(judgements, data)
+    plain, _ = rob.weighted_shares(judgements, data, weighted=False)
     grades = grade.domain_grades(data, grade.load_grade(data_dir))
     cells = gapmap.gap_cells(data)
     return {
@@ -64,6 +65,10 @@ def reporting_variables(data_dir: Path, data: Dataset, version: str) -> dict[str
             "adjacent": flow.n_adjacent,
             "excluded": flow.n_excluded,
             "syntheses": flow.synthesis,
+            "awaiting": flow.awaiting,
+            "reports_sought": flow.reports_sought,
+            "not_retrieved": flow.not_retrieved,
+            "reports_assessed": flow.reports_assessed,
             "new_studies": flow.new_studies,
             "total_studies": flow.total_studies,
             "previous_sentence": (
@@ -85,6 +90,8 @@ def reporting_variables(data_dir: Path, data: Dataset, version: str) -> dict[str
             "unclear_abstract": counts[rob.ABSTRACT_ONLY],
             "pct_unclear_abstract": fmt_pct(counts[rob.ABSTRACT_ONLY], sum(counts.values())),
             "n_unweighted": unweighted,
+            "pct_studies_unclear_abstract": f"{plain.loc['prognostic_factor', rob.ABSTRACT_ONLY]:.0f}%",
+            "pct_participants_unclear_abstract": f"{shares.loc['prognostic_factor', rob.ABSTRACT_ONLY]:.0f}%",
         },
         "grade": {
             "start": grade.START,

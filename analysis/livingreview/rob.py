@@ -152,14 +152,16 @@ def traffic_light(rob: pd.DataFrame, data: Dataset) -> Figure:
     return fig
 
 
-def weighted_shares(rob: pd.DataFrame, data: Dataset) -> tuple[pd.DataFrame, int]:
+def weighted_shares(rob: pd.DataFrame, data: Dataset, weighted: bool = True) -> tuple[pd.DataFrame, int]:
     """Share of participants (studies weighted by N analysed) per domain and judgement.
 
     Studies without a reported N cannot be weighted and are left out; their number is returned.
+    With ``weighted=False`` every study counts once (share of studies), so none is left out.
     """
     n = data.studies.set_index("study_id")["n_analysed"]
     rob = complete(rob, data)
-    frame = rob.assign(weight=rob["study_id"].map(n).astype("Float64"))
+    weights = rob["study_id"].map(n).astype("Float64") if weighted else pd.Series(1.0, index=rob.index)
+    frame = rob.assign(weight=weights.astype("Float64"))
     unweighted = int(frame.loc[frame["weight"].isna(), "study_id"].nunique())
     frame = frame[frame["weight"].notna()]
     table = frame.pivot_table(
@@ -171,40 +173,43 @@ def weighted_shares(rob: pd.DataFrame, data: Dataset) -> tuple[pd.DataFrame, int
 
 
 def summary_plot(rob: pd.DataFrame, data: Dataset) -> Figure:
-    """robvis-style weighted summary: per domain, the share of participants by judgement."""
+    """robvis-style summary per domain: share of studies (unweighted) above, share of participants below."""
     import matplotlib.pyplot as plt
 
     from livingreview.figures import use_book_style
 
     use_book_style()
-    shares, unweighted = weighted_shares(rob, data)
-    fig, ax = plt.subplots(figsize=(6.8, 3.3))
+    fig, axes = plt.subplots(2, 1, figsize=(6.8, 5.4), sharex=True)
     labels = [DOMAIN_LABELS[d] for d in DOMAINS]
     y = np.arange(len(DOMAINS))[::-1]
-    left = np.zeros(len(DOMAINS))
-    for judgement in JUDGEMENTS:
-        colour, symbol, text = STYLE[judgement]
-        values = shares[judgement].to_numpy()
-        if not values.any():
-            continue
-        ax.barh(y, values, left=left, color=colour, edgecolor="black", linewidth=0.5, height=0.65, label=text)
-        for yi, x0, v in zip(y, left, values, strict=True):
-            if v >= 6:
-                ax.text(x0 + v / 2, yi, symbol, ha="center", va="center", fontsize=8, weight="bold")
-        left += values
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    ax.set_xlim(0, 100)
-    ax.set_xticks(range(0, 101, 25))
-    ax.set_xticklabels([f"{v}%" for v in range(0, 101, 25)])
-    ax.set_xlabel("Share of participants in included studies (studies weighted by N analysed)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.22), ncol=5, frameon=False, fontsize=7.5)
-    if unweighted:
-        ax.set_title(
-            f"{unweighted} included {'study' if unweighted == 1 else 'studies'} without a reported N "
-            "cannot be weighted and are not shown",
-            fontsize=7.5,
-            loc="left",
-        )
+    for ax, weighted in zip(axes, (False, True), strict=True):
+        shares, unweighted = weighted_shares(rob, data, weighted)
+        left = np.zeros(len(DOMAINS))
+        for judgement in JUDGEMENTS:
+            colour, symbol, text = STYLE[judgement]
+            values = shares[judgement].to_numpy()
+            if not values.any():
+                continue
+            ax.barh(
+                y, values, left=left, color=colour, edgecolor="black", linewidth=0.5, height=0.65, label=text
+            )
+            for yi, x0, v in zip(y, left, values, strict=True):
+                if v >= 6:
+                    ax.text(x0 + v / 2, yi, symbol, ha="center", va="center", fontsize=8, weight="bold")
+            left += values
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels)
+        ax.set_xlim(0, 100)
+        if weighted:
+            title = "Share of participants (studies weighted by N analysed)"
+            if unweighted:
+                lacking = f"{unweighted} {'study' if unweighted == 1 else 'studies'}"
+                title += f"; {lacking} without a reported N not shown"
+        else:
+            title = "Share of studies (each study counts once)"
+        ax.set_title(title, fontsize=8, loc="left")
+    axes[1].set_xticks(range(0, 101, 25))
+    axes[1].set_xticklabels([f"{v}%" for v in range(0, 101, 25)])
+    axes[1].legend(loc="upper center", bbox_to_anchor=(0.4, -0.18), ncol=5, frameon=False, fontsize=7.5)
     fig.tight_layout()
     return fig

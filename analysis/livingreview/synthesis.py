@@ -16,8 +16,41 @@ import pandas as pd
 
 from livingreview.data import DOMAINS
 
-DIRECTIONS = ("positive", "null", "negative", "mixed")
+DIRECTIONS = ("positive", "null", "negative", "mixed", "unclear")
 AGREEMENT = 0.7
+# Which direction provenances count as a direction in each analysis (see ``vote``).
+STATED = ("printed_statistic", "stated_in_words")
+PROVENANCE = {
+    "stated": STATED,
+    "printed": ("printed_statistic",),
+    "all": (*STATED, "inferred"),
+}
+
+
+def vote(effects: pd.DataFrame, signs: str = "stated") -> pd.Series:
+    """Each association's vote in the effect-direction count.
+
+    ``positive``/``negative`` where the direction comes from a provenance that ``signs`` admits
+    (``stated``: printed or stated in words, the primary analysis; ``printed``: printed statistics
+    only; ``all``: also directions we inferred); ``mixed`` for rows reporting both; otherwise
+    ``null`` when the source reports no significant association and ``unclear`` when it reports
+    one without a direction we may use. Data without provenance (older releases) count as stated.
+    """
+    if effects.empty:
+        return pd.Series([], dtype=object, index=effects.index)
+    direction = effects["direction"].fillna("").astype(str)
+    source = (
+        effects["direction_source"].fillna("none").astype(str)
+        if "direction_source" in effects
+        else pd.Series("printed_statistic", index=effects.index)
+    )
+    significant = effects.get("significant", pd.Series("", index=effects.index)).fillna("").astype(str)
+    signed = direction.isin(("positive", "negative")) & source.isin(PROVENANCE[signs])
+    out = pd.Series("unclear", index=effects.index, dtype=object)
+    out[(significant == "no") | (direction == "null")] = "null"
+    out[direction == "mixed"] = "mixed"
+    out[signed] = direction[signed]
+    return out
 
 
 def study_direction(directions: Sequence[str]) -> str:
@@ -31,8 +64,9 @@ def study_direction(directions: Sequence[str]) -> str:
     return str(top) if top_n / counts.sum() >= AGREEMENT else "mixed"
 
 
-def study_directions(effects: pd.DataFrame) -> pd.DataFrame:
+def study_directions(effects: pd.DataFrame, signs: str = "stated") -> pd.DataFrame:
     """One row per study × outcome domain with its direction, associations and largest N."""
+    effects = effects.assign(direction=vote(effects, signs))
     grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)
     out = grouped.agg(
         k=("effect_id", "size"),
@@ -60,6 +94,7 @@ class DomainSummary:
     negative: int
     mixed: int
     sign_p: float | None
+    unclear: int = 0
 
     @property
     def decisive(self) -> int:
@@ -75,10 +110,12 @@ def sign_test(positive: int, negative: int) -> float | None:
     return float(binomtest(positive, positive + negative, 0.5).pvalue)
 
 
-def summarise_domains(effects: pd.DataFrame, domains: Sequence[str] = DOMAINS) -> list[DomainSummary]:
-    """Effect-direction summary per domain for the given associations."""
+def summarise_domains(
+    effects: pd.DataFrame, domains: Sequence[str] = DOMAINS, signs: str = "stated"
+) -> list[DomainSummary]:
+    """Effect-direction summary per domain for the given associations (``signs``: see ``vote``)."""
     per_study = (
-        study_directions(effects)
+        study_directions(effects, signs)
         if len(effects)
         else pd.DataFrame(columns=["study_id", "outcome_domain", "direction"])
     )
@@ -96,6 +133,7 @@ def summarise_domains(effects: pd.DataFrame, domains: Sequence[str] = DOMAINS) -
                 negative=int(counts.get("negative", 0)),
                 mixed=int(counts.get("mixed", 0)),
                 sign_p=sign_test(int(counts.get("positive", 0)), int(counts.get("negative", 0))),
+                unclear=int(counts.get("unclear", 0)),
             )
         )
     return out

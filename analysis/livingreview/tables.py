@@ -26,6 +26,13 @@ DIRECTION_SYMBOL = {
     "null": "○ null",
     "negative": "▼ negative",
     "mixed": "◆ mixed",
+    "not_reported": "· not reported",
+}
+PROVENANCE_TEXT = {
+    "printed_statistic": "printed statistic",
+    "stated_in_words": "stated in words",
+    "inferred": "inferred by us",
+    "none": "",
 }
 LABEL = {
     "rct": "RCT",
@@ -58,6 +65,15 @@ def group_label(relevance: str) -> str:
     return f"{relevance}: {RELEVANCE_LABELS[relevance]}"
 
 
+def _relevant_n_text(s: pd.DataFrame) -> list[str]:
+    if "n_relevant_arms" not in s:
+        return [""] * len(s)
+    return [
+        "" if rel != "A" else ("not reported" if pd.isna(v) else f"{int(v):,}")
+        for rel, v in zip(s["arm_relevance"], s["n_relevant_arms"], strict=True)
+    ]
+
+
 def characteristics_table(data: Dataset) -> GT:
     """Characteristics of every extracted study, grouped by arm relevance."""
     s = data.studies.sort_values(["arm_relevance", "year", "study_id"], kind="stable")
@@ -71,6 +87,7 @@ def characteristics_table(data: Dataset) -> GT:
             "diagnosis": s["diagnosis"].map(LABEL),
             "country": s["country"],
             "n": s["n_analysed"].map(lambda v: "not reported" if pd.isna(v) else f"{int(v):,}"),
+            "n_arms": _relevant_n_text(s),
             "medication": s["medication"],
             "level": s["extraction_level"].map(LABEL),
         }
@@ -83,15 +100,18 @@ def characteristics_table(data: Dataset) -> GT:
             diagnosis="Diagnosis",
             country="Country",
             n="N analysed",
+            n_arms="N in drug and placebo arms",
             medication="Medication",
             level="Extracted from",
         )
-        .cols_align("right", columns="n")
+        .cols_align("right", columns=["n", "n_arms"])
         .tab_source_note(
             "Arm relevance as defined in the methods. N as printed by the source; "
-            "'not reported' where the text read did not give it."
+            "'not reported' where the text read did not give it. N in drug and placebo arms: the "
+            "participants counted for category A studies (printed, or the sum of printed arm sizes; "
+            "its quote and address are stored with the study); blank for other categories."
         )
-        .tab_source_note("Source: data/studies.csv")
+        .tab_source_note("Source: the review's studies table.")
     )
     return table.tab_source_note(cut) if cut else table
 
@@ -156,7 +176,8 @@ def direction_table(data: Dataset) -> GT:
     effects = data.effects_with_studies()
     frame = summary_frame(effects, {"Arm A (primary)": ["A"], "Arms A–C (sensitivity)": ["A", "B", "C"]})
     frame["sign_p"] = frame["sign_p"].map(fmt_p)
-    frame = frame[["group", "domain", "n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"]]
+    counts = ["positive", "null", "unclear", "negative", "mixed"]
+    frame = frame[["group", "domain", "n_studies", "k", *counts, "sign_p"]]
     return (
         GT(frame, id="tbl-direction-gt", groupname_col="group")
         .cols_label(
@@ -164,19 +185,22 @@ def direction_table(data: Dataset) -> GT:
             n_studies="Studies",
             k="Associations",
             positive="▲ Positive",
-            null="○ Null",
+            null="○ No association",
+            unclear="· Direction not stated",
             negative="▼ Negative",
             mixed="◆ Mixed",
             sign_p="Sign test p",
         )
-        .tab_spanner("Study-level direction", columns=["positive", "null", "negative", "mixed"])
-        .cols_align("right", columns=["n_studies", "k", "positive", "null", "negative", "mixed", "sign_p"])
+        .tab_spanner("Study-level direction", columns=counts)
+        .cols_align("right", columns=["n_studies", "k", *counts, "sign_p"])
         .tab_source_note(
             "A study's direction in a domain is the one shared by at least 70% of its "
             "associations, otherwise mixed. Positive: stronger alliance with better "
-            "outcome. Two-sided exact sign test of positive against negative studies."
+            "outcome. Only directions the source states (a printed statistic or words) count; "
+            "a direction we inferred counts as not stated (see the sensitivity table). "
+            "Two-sided exact sign test of positive against negative studies."
         )
-        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+        .tab_source_note("Source: the review's associations and studies tables.")
     )
 
 
@@ -220,7 +244,7 @@ def pooling_table(data: Dataset) -> GT:
             "N − 3; REML τ², Knapp–Hartung confidence interval, prediction interval as "
             "metafor's predict()."
         )
-        .tab_source_note("Source: data/effects.csv, data/studies.csv")
+        .tab_source_note("Source: the review's associations and studies tables.")
     )
 
 
@@ -245,7 +269,13 @@ def associations_table(data: Dataset) -> GT:
             "rater": e["rater"].str.replace("_", " "),
             "statistic": e["statistic_reported"],
             "r": r_text,
-            "direction": e["direction"].map(DIRECTION_SYMBOL),
+            "direction": [
+                DIRECTION_SYMBOL.get(d, d)
+                + (f" ({PROVENANCE_TEXT.get(s, s)})" if PROVENANCE_TEXT.get(s) else "")
+                for d, s in zip(
+                    e["direction"], e.get("direction_source", pd.Series("none", index=e.index)), strict=True
+                )
+            ],
         }
     )
     table = (
@@ -261,9 +291,11 @@ def associations_table(data: Dataset) -> GT:
         )
         .tab_source_note(
             "r is oriented so that a positive value means stronger alliance with better "
-            "outcome; 'derived' marks values we converted (see data/effects.csv)."
+            "outcome; 'derived' marks values we converted (the derivation is stored with each value). "
+            "Direction: where it comes from in brackets (printed statistic, stated in words, or "
+            "inferred by us, with the reason stored in the dataset)."
         )
-        .tab_source_note("Source: data/effects.csv")
+        .tab_source_note("Source: the review's associations table.")
     )
     return table.tab_source_note(cut) if cut else table
 
@@ -284,7 +316,7 @@ def evidence_table(data: Dataset) -> GT:
         GT(frame, id="tbl-evidence-gt")
         .cols_label(effect="Association", quote="Verbatim quote", source="Where it was read")
         .tab_source_note("Quotes are verbatim from the sources; '[…]' marks omissions.")
-        .tab_source_note("Source: data/effects.csv")
+        .tab_source_note("Source: the review's associations table (quotes and addresses).")
     )
     return table.tab_source_note(cut) if cut else table
 
@@ -309,3 +341,63 @@ class Shown:
 def show(table: GT) -> Shown:
     """What a notebook cell returns to display ``table`` deterministically."""
     return Shown(table)
+
+
+def sensitivity_table(data: Dataset) -> GT:
+    """Arm-A effect direction under each sensitivity analysis (studies as the unit)."""
+    from livingreview.sensitivity import sensitivity_frame
+
+    frame = sensitivity_frame(data.effects_with_studies())
+    frame["sign_p"] = frame["sign_p"].map(lambda p: fmt_p(None if pd.isna(p) else float(p)))
+    counts = ["positive", "null", "unclear", "negative", "mixed"]
+    return (
+        GT(frame, id="tbl-sensitivity-gt", groupname_col="analysis")
+        .cols_label(
+            domain="Outcome domain",
+            n_studies="Studies",
+            positive="▲ Positive",
+            null="○ No association",
+            unclear="· Direction not stated",
+            negative="▼ Negative",
+            mixed="◆ Mixed",
+            sign_p="Sign test p",
+        )
+        .tab_spanner("Study-level direction", columns=counts)
+        .cols_align("right", columns=["n_studies", *counts, "sign_p"])
+        .tab_source_note(
+            "Arm A unless the row says otherwise; only domains with at least one study are shown. "
+            "A direction counts as positive or negative only where the analysis admits its provenance; "
+            "otherwise the study counts as 'direction not stated'. Two-sided exact sign test of "
+            "positive against negative studies."
+        )
+        .tab_source_note("Source: the review's associations and studies tables.")
+    )
+
+
+def claims_table(data: Dataset, claims: pd.DataFrame) -> GT:
+    """Each claim of the source review with its generated verdict, denominator and reason."""
+    from livingreview.claims import verdicts
+
+    v = verdicts(data, claims)
+    frame = pd.DataFrame(
+        {
+            "claim": v["claim_id"] + ". " + v["claim"] + " (" + v["section"] + ")",
+            "verdict": v["verdict"],
+            "denominator": v["denominator"] + ": " + v["n"].astype(str),
+            "why": v["why"].str[0].str.upper() + v["why"].str[1:] + ".",
+        }
+    )
+    return (
+        GT(frame, id="tbl-claims-gt")
+        .cols_label(
+            claim="Claim of the source review (paraphrased)",
+            verdict="Verdict",
+            denominator="Denominator",
+            why="Why",
+        )
+        .tab_source_note(
+            "Verdicts are generated from the data by the rule each claim names; 'cannot be checked' "
+            "means the dataset does not record what the claim is about."
+        )
+        .tab_source_note("Source: the review's claims table and the associations and studies tables.")
+    )

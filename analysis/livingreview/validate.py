@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from livingreview import candidates
+from livingreview import candidates, rules
 from livingreview.bib import read_bibliography
 from livingreview.bibcheck import check_bibliography, included_keys
 from livingreview.cells import CellError, csv_records, parse_cell
@@ -234,14 +234,12 @@ def _check_effects(effects: Rows, studies: Rows) -> Iterator[Problem]:
                     f"direction {direction!r} contradicts the sign of r ({value:+g}, higher outcome "
                     f"{'better' if orientation == 'yes' else 'worse'}): expected {expected!r}",
                 )
-        if direction == "null" and row.get("significant") == "yes":
-            yield Problem("effects.csv", pos, "significant", "a null direction cannot be significant")
         if direction in {"positive", "negative"} and row.get("significant") == "no" and value is None:
             yield Problem(
                 "effects.csv",
                 pos,
                 "direction",
-                "a non-significant association without a coefficient must have direction 'null'",
+                "a non-significant association without a coefficient must have direction 'not_reported'",
             )
         n = _int(row.get("n", ""))
         cap = study_n.get(study)
@@ -424,6 +422,7 @@ def validate_data(data_dir: Path, bib_path: Path | None = None, today: dt.date |
     problems.extend(_check_searches(tables.get("searches", []), today))
     problems.extend(_check_syntheses(tables.get("syntheses", []), bib_keys))
     problems.extend(_check_reporting(tables))
+    problems.extend(Problem(*found) for found in rules.check_rows(tables))
     problems.extend(Problem(*found) for found in candidates.check_rows(tables))
 
     counts = {name: len(rows) for name, rows in tables.items()}

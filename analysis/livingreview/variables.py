@@ -14,8 +14,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from livingreview import sensitivity
 from livingreview.data import Dataset
+from livingreview.denominators import participants
 from livingreview.release import ReviewMetadata
+from livingreview.summary import summary_variables
 from livingreview.synthesis import DomainSummary, assess_pooling, summarise_domains
 
 INCLUDED = ("A", "B", "C")
@@ -69,10 +72,11 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 VERB = {
-    "positive": "favoured a stronger alliance",
-    "null": "found no clear association",
-    "negative": "pointed the other way",
+    "positive": "stated that a stronger alliance went with a better outcome",
+    "null": "found no association",
+    "negative": "stated that it went with a worse outcome",
     "mixed": "had mixed findings",
+    "unclear": "reported an association without stating its direction",
 }
 
 
@@ -86,15 +90,30 @@ def _join(items: list[str]) -> str:
 
 
 def _counts(s: DomainSummary) -> dict[str, int]:
-    return {"positive": s.positive, "null": s.null, "negative": s.negative, "mixed": s.mixed}
+    return {
+        "positive": s.positive,
+        "null": s.null,
+        "unclear": s.unclear,
+        "negative": s.negative,
+        "mixed": s.mixed,
+    }
+
+
+def meaning(p: float | None) -> str:
+    """What a sign-test p-value means, in words, to print next to it."""
+    if p is None:
+        return "no test possible"
+    if p < 0.05:
+        return "more than chance alone would readily produce"
+    return "a split that chance alone could produce"
 
 
 def _sign_test_phrase(s: DomainSummary) -> str:
     if not s.decisive:
-        return "no study had a clear direction, so no sign test was possible"
+        return "no study stated a direction, so no sign test was possible"
     return (
         f"sign test of {s.positive} positive against {s.negative} negative "
-        f"{'study' if s.decisive == 1 else 'studies'}, p {_p_phrase(s.sign_p)}"
+        f"{'study' if s.decisive == 1 else 'studies'}, p {_p_phrase(s.sign_p)}: {meaning(s.sign_p)}"
     )
 
 
@@ -162,8 +181,8 @@ def sensitivity_sentence(base: list[DomainSummary], wide: list[DomainSummary]) -
             f"{'study' if b.n_studies == 1 else 'studies'}, of which {counts}{test}"
         )
     if not clauses:
-        return "Adding the studies of arms B and C changes no count."
-    return "Adding the studies of arms B and C changes the counts " + "; ".join(clauses) + "."
+        return "Adding the studies of categories B and C changes no count."
+    return "Adding the studies of categories B and C changes the counts " + "; ".join(clauses) + "."
 
 
 def named_countries(studies: pd.DataFrame) -> pd.Series:
@@ -191,56 +210,113 @@ def compute_variables(
     wide = summarise_domains(inc_eff, SYNTH_DOMAINS)
 
     rel = studies["arm_relevance"].value_counts()
-    diag = studies["diagnosis"].value_counts()
+    diag = included["diagnosis"].value_counts()
+    diag_all = studies["diagnosis"].value_counts()
     countries = named_countries(studies)
     inc_countries = named_countries(included)
+    people = participants(studies, arm_a["study_id"])
 
     out: dict[str, Any] = {"review": meta.as_variables()}
     out["studies"] = {
         "n_total": len(studies),
         "n_included": len(included),
         **{f"n_{r}": int(rel.get(r, 0)) for r in ("A", "B", "C", "D")},
+        "n_awaiting": int((data.screening["decision"] == "awaiting").sum()),
         "n_depression": int(diag.get("depression", 0)),
         "n_anxiety": int(diag.get("anxiety", 0) + diag.get("ptsd", 0)),
-        "n_bipolar": int(diag.get("bipolar", 0)),
-        "n_psychosis": int(diag.get("psychosis", 0)),
-        "n_participants_A": int(arm_a["n_analysed"].sum(skipna=True)),
-        "n_A_without_n": int(arm_a["n_analysed"].isna().sum()),
+        "n_depression_all": int(diag_all.get("depression", 0)),
+        "n_anxiety_all": int(diag_all.get("anxiety", 0) + diag_all.get("ptsd", 0)),
+        "n_anxiety_A": int(arm_a["diagnosis"].isin(("anxiety", "ptsd")).sum()),
+        "n_bipolar": int(diag_all.get("bipolar", 0)),
+        "n_psychosis": int(diag_all.get("psychosis", 0)),
+        "n_participants_A": people.total,
+        "n_A_without_n": people.without_n,
+        "largest_A": people.largest_study or "none",
+        "n_largest_A": people.largest_n,
+        "pct_largest_A": fmt_pct(people.largest_n, people.total),
         "n_abstract_only": int((studies["extraction_level"] == "abstract").sum()),
         "pct_abstract_only": _share(studies, "extraction_level", ("abstract",)),
-        "n_rct_based": int(studies["design"].isin(TRIAL_DESIGNS).sum()),
-        "n_observational": int((~studies["design"].isin(TRIAL_DESIGNS)).sum()),
+        "n_included_abstract_only": int((included["extraction_level"] == "abstract").sum()),
+        "n_rct_based": int(included["design"].isin(TRIAL_DESIGNS).sum()),
+        "n_observational": int((~included["design"].isin(TRIAL_DESIGNS)).sum()),
         "n_countries": int(countries.nunique()),
     }
     out["effects"] = {
         "n_total": len(effects),
+        "n_included": len(inc_eff),
         "n_A": len(eff_a),
         "n_printed_r": int(effects["r"].notna().sum()),
         "n_printed_r_A": int(eff_a["r"].notna().sum()),
         "n_derived_r": int(effects["r_derived"].notna().sum()),
+        **provenance_counts(eff_a),
     }
-    synthesis: dict[str, Any] = {
-        s.domain: {
-            "k": s.k,
-            "n_studies": s.n_studies,
-            "positive": s.positive,
-            "null": s.null,
-            "negative": s.negative,
-            "mixed": s.mixed,
-            "sign_p": fmt_p(s.sign_p),
-        }
-        for s in base
-    }
+    synthesis: dict[str, Any] = {s.domain: _summary_dict(s) for s in base}
     synthesis["direction_sentence"] = direction_sentence(base, "arm-A studies", "arm-A study")
     synthesis["pooling_sentence"] = pooling_sentence(data, eff_a)
     synthesis["sensitivity_sentence"] = sensitivity_sentence(base, wide)
+    synthesis["anxiety_sentence"] = sensitivity.anxiety_sentence(effects, studies)
+    synthesis["drug_placebo_sentence"] = sensitivity.drug_placebo_sentence(effects)
+    synthesis["symptoms_meaning"] = meaning(base[0].sign_p)
     out["synthesis"] = synthesis
+    out["sensitivity"] = {
+        a.key: {s.domain: _summary_dict(s) for s in sensitivity.run(effects, a.key)}
+        for a in sensitivity.ANALYSES
+    }
     out["context"] = context_variables(data)
     out["limitations"] = limitation_variables(included, inc_eff, inc_countries)
+    out["claims"] = claim_variables(data, data_dir)
+    for key, claim in (("self_report_sentence", "SR05"), ("observational_sentence", "SR06")):
+        if claim in out["claims"]:
+            c = out["claims"][claim]
+            out["limitations"][key] = f"{c['claim']} Verdict: {c['verdict']}, because {c['why']}."
     if validation:
         out["validation"] = dict(validation)
     if data_dir is not None:
         out["reporting"] = reporting_block(data_dir, data, meta)
+    out["summary"] = summary_variables(data, effects, out.get("reporting", {}).get("grade"))
+    return out
+
+
+def _summary_dict(s: DomainSummary) -> dict[str, Any]:
+    return {
+        "k": s.k,
+        "n_studies": s.n_studies,
+        "positive": s.positive,
+        "null": s.null,
+        "unclear": s.unclear,
+        "negative": s.negative,
+        "mixed": s.mixed,
+        "sign_p": fmt_p(s.sign_p),
+    }
+
+
+def provenance_counts(effects: pd.DataFrame) -> dict[str, int]:
+    """How many associations have a direction printed, stated in words, inferred, or none."""
+    source = effects["direction_source"] if "direction_source" in effects else pd.Series(dtype=str)
+    return {
+        f"n_A_{k}": int((source == k).sum())
+        for k in ("printed_statistic", "stated_in_words", "inferred", "none")
+    }
+
+
+def claim_variables(data: Dataset, data_dir: Path | None) -> dict[str, Any]:
+    """Count of claims by verdict, and each claim's verdict and reason (``claims.SR01.verdict`` …)."""
+    from livingreview.claims import load_claims, verdicts
+
+    if data_dir is None or not (Path(data_dir) / "claims.csv").is_file():
+        return {"n": 0}
+    frame = verdicts(data, load_claims(Path(data_dir)))
+    out: dict[str, Any] = {"n": len(frame)}
+    for verdict, key in (("supported", "n_supported"), ("not supported", "n_not_supported")):
+        out[key] = int((frame["verdict"] == verdict).sum())
+    out["n_uncheckable"] = int((frame["verdict"] == "cannot be checked").sum())
+    for row in frame.itertuples(index=False):
+        out[row.claim_id] = {
+            "claim": f"The source review claims: {row.claim[0].lower()}{row.claim[1:]}",
+            "verdict": row.verdict,
+            "n": row.n,
+            "why": row.why,
+        }
     return out
 
 
