@@ -86,3 +86,33 @@ def test_a_skipped_notebook_is_one_that_nbval_checks_against_its_current_inputs(
         assert is_current(nbformat.read(path, 4), root), f"{path.name}: stored outputs are from older inputs"
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "\npython -m pytest --nbval analysis tests\n" in readme
+
+
+def test_kernels_started_during_validation_are_stopped_and_leave_no_socket_files(project_copy: Path) -> None:
+    import tempfile
+
+    from livingreview.execute import run_all
+    from livingreview.paths import Project
+
+    path = project_copy / "data" / "effects.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",symptoms,", ",mood,", 1), encoding="utf-8")
+    before = set(Path(tempfile.gettempdir()).glob("livingreview-kernel-*"))
+    started: list = []
+    import livingreview.execute as execute
+
+    original = execute.Kernel.start
+
+    async def spy(self):  # noqa: ANN001, ANN202 - records the kernels this run starts
+        started.append(self)
+        return await original(self)
+
+    execute.Kernel.start = spy
+    try:
+        problems = run_all(Project(project_copy), log=lambda _: None, force=True)
+    finally:
+        execute.Kernel.start = original
+    assert problems and any("effects.csv" in p for p in problems)
+    assert started, "no kernel was started while validating"
+    left = set(Path(tempfile.gettempdir()).glob("livingreview-kernel-*")) - before
+    assert not [f for f in left if any(f.name.startswith(Path(k.km.ip).name) for k in started)]
+    assert not any(k.km.has_kernel and k.km.provisioner and k.km.provisioner.has_process for k in started)

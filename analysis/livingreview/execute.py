@@ -174,10 +174,14 @@ class Kernel:
         self.used = False
 
     async def start(self) -> Kernel:
-        await self.km.start_kernel(cwd=str(self.cwd))
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        await self.kc.wait_for_ready(timeout=120)
+        try:
+            await self.km.start_kernel(cwd=str(self.cwd))
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            await self.kc.wait_for_ready(timeout=120)
+        except BaseException:
+            await self.stop()
+            raise
         return self
 
     async def run(self, nb: nbformat.NotebookNode) -> None:
@@ -295,11 +299,12 @@ def run_all(
             executed = await _run_many(project.notebooks(), project.root, log, kernels, force)
             return [], await variables, executed
         finally:
-            for task in kernels:
-                if not task.done():
-                    task.cancel()
-            started = [t.result() for t in kernels if t.done() and not t.cancelled() and not t.exception()]
-            await asyncio.gather(*(k.stop() for k in started), return_exceptions=True)
+            # Let every kernel finish starting (cancelling a start would orphan its process and
+            # leave its socket files behind), then stop them all.
+            started = await asyncio.gather(*kernels, return_exceptions=True)
+            await asyncio.gather(
+                *(k.stop() for k in started if isinstance(k, Kernel)), return_exceptions=True
+            )
 
     problems, variables, executed = asyncio.run(everything())
     if problems:
