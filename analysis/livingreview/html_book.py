@@ -49,10 +49,11 @@ h2 { font-size: 1.3em; margin-top: 1.4em; border-bottom: 1px solid var(--rule); 
 .lr-titleblock .lr-title { font-size: 1.35em; font-weight: 700; margin: 0; line-height: 1.25; }
 .lr-titleblock .lr-subtitle { margin: .1em 0 .3em; color: var(--muted); }
 .lr-titleblock .lr-version { margin: 0; font-size: .95em; }
-.callout-important, .callout-note { border-left: 4px solid #e69f00; background: #fff8e6; padding: .2em 1em;
+.callout-important, .callout-note, .callout-tip { border-left: 4px solid #e69f00; background: #fff8e6; padding: .2em 1em;
   margin: 1em 0; }
 .callout-note { border-left-color: var(--accent); background: #f2f6fa; }
-.callout-important h2, .callout-note h2 { font-size: 1em; border: 0; margin: .5em 0 .2em; }
+.callout-tip { border-left-color: #009e73; background: #eef8f4; }
+.callout-important h2, .callout-note h2, .callout-tip h2 { font-size: 1em; border: 0; margin: .5em 0 .2em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption, .lr-caption { font-size: .92em; color: #333; margin: .4em 0; }
 .lr-table { overflow-x: auto; margin: 1.5em 0; }
