@@ -1,4 +1,4 @@
-"""Benchmark of livingreview.meta against a minimal numpy fit, PyMARE and statsmodels, same run.
+"""Benchmark of livingreview.meta.models against a minimal numpy fit, PyMARE and statsmodels, same run.
 
 Run from the repository root:  PYTHONPATH=analysis python bench/bench_meta.py [--repeats N]
 
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from livingreview.meta import rma
-from livingreview.meta_fisher import Workspace
-from livingreview.meta_sensitivity import cumulative_columns, leave1out_columns
+from livingreview.meta.fisher import Workspace
+from livingreview.meta.models import rma
+from livingreview.meta.sensitivity import cumulative_columns, leave1out_columns
 from scipy import special
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -221,8 +221,8 @@ def cold_start(repeats: int = 5) -> None:
         )
         cmds = {
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
-            "python -m livingreview.meta_cli F --json":
-                [sys.executable, "-m", "livingreview.meta_cli", str(path), "--json"],
+            "python -m livingreview.meta.cli F --json":
+                [sys.executable, "-m", "livingreview.meta.cli", str(path), "--json"],
             "python -m livingreview meta F --json":
                 [sys.executable, "-m", "livingreview", "meta", str(path), "--json"],
         }  # fmt: skip
@@ -235,7 +235,7 @@ def cold_start(repeats: int = 5) -> None:
                 runs.append(time.perf_counter() - t0)
             times[name] = min(runs)
         probe = (
-            "import sys, runpy; sys.argv = ['x', %r, '--json']; import livingreview.meta_cli as m; m.main(); "
+            "import sys, runpy; sys.argv = ['x', %r, '--json']; import livingreview.meta.cli as m; m.main(); "
             "print(sorted(n for n in ('pandas', 'scipy.stats', 'matplotlib') if n in sys.modules), "
             "file=sys.stderr)"
         )

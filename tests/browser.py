@@ -9,19 +9,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from livingreview.book.screenshots import HEADLESS_FLAGS
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-logging=stderr",
-    "--v=0",
-]
+FLAGS = [*HEADLESS_FLAGS, "--enable-logging=stderr", "--v=0"]  # console messages on stderr
 CONSOLE_RE = re.compile(r":CONSOLE(?:\(\d+\)|:\d+)\] (.*)")
 
 

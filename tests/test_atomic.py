@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livingreview.transaction import KILL_ENV, TXN_DIR, LockedError, ProjectLock, Transaction, recover
+from livingreview.project.transaction import KILL_ENV, TXN_DIR, LockedError, ProjectLock, Transaction, recover
+from scratch import next_version
 from test_build import add_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +166,7 @@ def _after(seconds: float) -> Callable[[subprocess.Popen], None]:
     return kill
 
 
-RELEASE = ["release", "0.2.0", "--date", "2026-11-28", "--trigger", "scheduled search"]
+RELEASE = ["release", next_version(ROOT, "minor"), "--trigger", "scheduled search"]  # dated today
 EXECUTE = ["execute"]
 
 

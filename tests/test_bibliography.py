@@ -12,8 +12,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from livingreview.bib import read_bibliography
-from livingreview.bibcheck import (
+from livingreview.book.preview import load_book
+from livingreview.book.render import build_preview
+from livingreview.checks.bibliography import (
     AUTHOR_FLAG,
     BARE_IP,
     COPY_HOSTS,
@@ -22,9 +23,9 @@ from livingreview.bibcheck import (
     YEAR_FLAG,
     included_keys,
 )
-from livingreview.paths import Project
-from livingreview.preview import build_preview, load_book
-from livingreview.validate import validate_data
+from livingreview.checks.validate import validate_data
+from livingreview.data.bib import read_bibliography
+from livingreview.project.paths import Project
 
 TODAY = dt.date(2026, 11, 30)
 REF = re.compile(r'<div id="ref-([^"]+)" class="csl-entry"[^>]*>(.*?)</div>', re.S)

@@ -11,11 +11,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from browser import CHROMIUM, load, outline
-from livingreview.paths import Project
-from livingreview.pdf_book import font_dir, missing_glyphs
-from livingreview.preview import Book, PreviewError, assemble_markdown, build_preview, cap_rows, load_book
-from livingreview.screenshots import take_screenshots
-from livingreview.textsafe import plain_text
+from livingreview.book.pdf import font_dir, missing_glyphs
+from livingreview.book.preview import (
+    Book,
+    PreviewError,
+    assemble_markdown,
+    cap_rows,
+    load_book,
+)
+from livingreview.book.render import build_preview
+from livingreview.book.screenshots import take_screenshots
+from livingreview.project.paths import Project
+from livingreview.text.safe import plain_text
 
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed (apt-get install -y chromium)"

@@ -56,7 +56,7 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
 
 def test_inputs_digest_follows_declared_inputs_and_cell_sources(project_copy: Path) -> None:
     import nbformat
-    from livingreview.execute import inputs_digest
+    from livingreview.book.execute import inputs_digest
 
     path = project_copy / "analysis" / "04-validation.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -76,7 +76,7 @@ def test_a_skipped_notebook_is_one_that_nbval_checks_against_its_current_inputs(
     its stored digest is that of the current inputs and the README's test command re-executes it
     (nbval) and compares every output with a fresh computation."""
     import nbformat
-    from livingreview.execute import inputs_digest, is_current
+    from livingreview.book.execute import inputs_digest, is_current
 
     declared = [
         p for p in sorted((root / "analysis").glob("*.ipynb")) if inputs_digest(nbformat.read(p, 4), root)
@@ -91,14 +91,14 @@ def test_a_skipped_notebook_is_one_that_nbval_checks_against_its_current_inputs(
 def test_kernels_started_during_validation_are_stopped_and_leave_no_socket_files(project_copy: Path) -> None:
     import tempfile
 
-    from livingreview.execute import run_all
-    from livingreview.paths import Project
+    from livingreview.book.execute import run_all
+    from livingreview.project.paths import Project
 
     path = project_copy / "data" / "effects.csv"
     path.write_text(path.read_text(encoding="utf-8").replace(",symptoms,", ",mood,", 1), encoding="utf-8")
     before = set(Path(tempfile.gettempdir()).glob("livingreview-kernel-*"))
     started: list = []
-    import livingreview.execute as execute
+    import livingreview.book.execute as execute
 
     original = execute.Kernel.start
 

@@ -19,10 +19,10 @@ import nbformat
 import pytest
 import yaml
 from browser import CHROMIUM, load, outline
-from livingreview.execute import compute_project_variables
-from livingreview.paths import Project
-from livingreview.preview import build_preview
-from livingreview.variables import write_variables
+from livingreview.book.execute import compute_project_variables
+from livingreview.book.render import build_preview
+from livingreview.book.variables import write_variables
+from livingreview.project.paths import Project
 from payloads import MARKERS, PAYLOADS
 
 EVIL_BIB = r"""

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from livingreview.claims import RULES, load_claims, verdicts
-from livingreview.data import load_dataset
-from livingreview.denominators import participants
-from livingreview.rules import MEASURED
-from livingreview.sensitivity import run, sensitivity_frame
-from livingreview.synthesis import summarise_domains, vote
-from livingreview.validate import validate_data
+from livingreview.checks.rules import MEASURED
+from livingreview.checks.validate import validate_data
+from livingreview.data.dataset import load_dataset
+from livingreview.synthesis.claims import RULES, load_claims, verdicts
+from livingreview.synthesis.denominators import participants
+from livingreview.synthesis.domains import summarise_domains, vote
+from livingreview.synthesis.sensitivity import run, sensitivity_frame
 
 
 def frame(rows: list[tuple[str, str, str, str, str]]) -> pd.DataFrame:
@@ -151,7 +151,9 @@ def test_a_claim_with_an_unknown_rule_is_rejected(data_copy: Path) -> None:
 )
 def test_first_screen_states_key_messages_from_variables(root: Path, key: str) -> None:
     index = (root / "index.qmd").read_text(encoding="utf-8")
-    first_screen = index.split("## Conclusions since the previous version")[0]
+    # the title, the conclusion flag and the key messages come before the summary section
+    first_screen = index.split("## Summary of this version")[0]
+    assert "## Key messages in plain words" in first_screen
     assert "{{< var " + key + " >}}" in first_screen
 
 

@@ -4,6 +4,7 @@ wrong) is now one ``file:row:column: message`` line and exit 1 — the cases of 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import shutil
@@ -13,11 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livingreview.cells import DataError
-from livingreview.data import load_dataset
-from livingreview.gate import check_project
-from livingreview.paths import Project
+from conftest import ROOT
+from livingreview.checks.gate import check_project
+from livingreview.data.cells import DataError
+from livingreview.data.dataset import load_dataset
+from livingreview.project.paths import Project
+from scratch import current_version, next_version, release_date
 
+NEXT = next_version(ROOT, "minor")  # the release the tests cut in a copy (whatever the shipped version)
+TODAY = dt.date.today().isoformat()
 PROBLEM_RE = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<row>\d+):(?P<column>[^:]+): (?P<message>.+)$")
 
 
@@ -278,7 +283,7 @@ def _delete_snapshot(root: Path) -> None:
 
 
 def _replace_snapshot(root: Path) -> None:
-    from livingreview.manifest import write_manifest
+    from livingreview.project.manifest import write_manifest
 
     set_cell(root, "studies", "notes", "edited")
     shutil.rmtree(root / SNAP / "data")
@@ -338,7 +343,7 @@ def test_shipped_snapshot_verifies_with_sha256sum(root: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["validate"], ["whats-new"], ["execute"], ["build", "--preview"], ["release", "0.2.0"]]
+    "command", [["validate"], ["whats-new"], ["execute"], ["build", "--preview"], ["release", NEXT]]
 )
 def test_commands_stop_at_the_gate(project_copy: Path, command: list[str]) -> None:
     row = set_cell(project_copy, "studies", "n_analysed", "1_523", lambda r: bool(r["n_analysed"]))
@@ -387,26 +392,33 @@ def _add_search(root: Path) -> None:
     ids=["future", "before-previous", "short", "compact"],
 )
 def test_release_date_rules(project_copy: Path, date: str, text: str) -> None:
-    from livingreview.release import ReleaseError, plan_release
+    from livingreview.releases.release import ReleaseError, plan_release
 
     _add_search(project_copy)
     with pytest.raises(ReleaseError, match=text):
-        plan_release(Project(project_copy), "0.2.0", date=date)
+        plan_release(Project(project_copy), NEXT, date=date)
 
 
 def test_trigger_cannot_forge_a_changelog_heading_and_empty_patch_is_refused(project_copy: Path) -> None:
-    from livingreview.release import CHANGELOG, ReleaseError, changelog_versions, plan_release, write_release
+    from livingreview.releases.release import (
+        CHANGELOG,
+        ReleaseError,
+        changelog_versions,
+        plan_release,
+        write_release,
+    )
 
     set_cell(project_copy, "studies", "notes", "a corrected note")
     project = Project(project_copy)
     forged = "typo fixed\n\n## 9.9.9 — 2026-01-01\n\n# Injected chapter {#sec-x}"
-    plan = plan_release(project, "0.2.0", trigger=forged, date="2026-11-28")
+    plan = plan_release(project, NEXT, trigger=forged, date=TODAY)
     assert "\n" not in plan.trigger
     write_release(project, plan)
     text = (project_copy / CHANGELOG).read_text(encoding="utf-8")
-    assert changelog_versions(text) == [("0.2.0", "2026-11-28"), ("0.1.0", "2026-11-27")]
-    assert not re.search(r"(?m)^#", text.split("## 0.2.0", 1)[1].split("## 0.1.0", 1)[0])
+    assert changelog_versions(text)[:2] == [(NEXT, TODAY), (current_version(ROOT), release_date(ROOT))]
+    this_entry = text.split(f"## {NEXT}", 1)[1].split(f"## {current_version(ROOT)}", 1)[0]
+    assert not re.search(r"(?m)^#", this_entry)
     assert problems(project_copy) == []  # the new snapshot carries its manifest, recorded in the changelog
-    assert "Snapshot checksum" in text.split("## 0.1.0", 1)[0]
-    with pytest.raises(ReleaseError, match="nothing changed since v0.2.0"):
-        plan_release(project, "0.2.1", date="2026-11-28")
+    assert "Snapshot checksum" in this_entry
+    with pytest.raises(ReleaseError, match=f"nothing changed since v{NEXT}"):
+        plan_release(project, NEXT[:-1] + "1", date=TODAY)

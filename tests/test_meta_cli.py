@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from livingreview import meta_cli
-from livingreview.meta_validation import load_reference
+from livingreview.meta import cli as meta_cli
+from livingreview.meta.validation import load_reference
 
 REF = load_reference(Path(__file__).parent / "reference" / "metafor_reference.json")
 BCG = REF["datasets"]["bcg"]
@@ -190,7 +190,7 @@ def test_bad_option_is_a_usage_error(bcg_csv: Path) -> None:
 
 def test_python_dash_m(bcg_csv: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "livingreview.meta_cli", str(bcg_csv), "--json"],
+        [sys.executable, "-m", "livingreview.meta.cli", str(bcg_csv), "--json"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -198,7 +198,7 @@ def test_python_dash_m(bcg_csv: Path) -> None:
     bad = bcg_csv.with_name("bad.csv")
     bad.write_text("yi,vi\n1,0\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "livingreview.meta_cli", str(bad)],
+        [sys.executable, "-m", "livingreview.meta.cli", str(bad)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -1,4 +1,4 @@
-"""Edge cases of livingreview.meta: metafor's answer or one clear MetaAnalysisError."""
+"""Edge cases of livingreview.meta.models: metafor's answer or one clear MetaAnalysisError."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from livingreview.meta import (
+from livingreview.meta.core import EPS, zeroin
+from livingreview.meta.models import (
     Control,
     ConvergenceError,
     InputError,
@@ -21,8 +22,7 @@ from livingreview.meta import (
     rma,
     subgroup_analysis,
 )
-from livingreview.meta_core import EPS, zeroin
-from livingreview.meta_sensitivity import (
+from livingreview.meta.sensitivity import (
     cumulative,
     influence,
     leave1out,

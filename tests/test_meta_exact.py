@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from livingreview.meta import Control, confint_tau2, predict, rma
-from livingreview.meta_sensitivity import cumulative, leave1out
-from livingreview.meta_validation import EXACT_REFERENCE, exact_comparisons, load_reference
+from livingreview.meta.models import Control, confint_tau2, predict, rma
+from livingreview.meta.sensitivity import cumulative, leave1out
+from livingreview.meta.validation import EXACT_REFERENCE, exact_comparisons, load_reference
 
 REF = load_reference(EXACT_REFERENCE)
 METAFOR = load_reference(Path(__file__).parent / "reference" / "metafor_reference.json")
@@ -187,7 +187,7 @@ def test_statsmodels_wls_checks_meta_regression_at_fixed_tau2() -> None:
 
 def test_cooks_distance_is_invariant_to_centring_moderators() -> None:
     """Our Cook's distances do not depend on the origin of the moderators (metafor's vary by ~1e-8)."""
-    from livingreview.meta_sensitivity import influence
+    from livingreview.meta.sensitivity import influence
 
     d = METAFOR["datasets"]["bcg"]
     X = np.column_stack([d["moderators"]["ablat"], d["moderators"]["year"]]).astype(float)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from livingreview import meta_cli
-from livingreview.meta import InputError, MetaAnalysisError, confint_tau2, predict, rma
+from livingreview.meta import cli as meta_cli
+from livingreview.meta.models import InputError, MetaAnalysisError, confint_tau2, predict, rma
 
 PROPERTY = settings(
     max_examples=50,

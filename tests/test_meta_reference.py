@@ -1,4 +1,4 @@
-"""livingreview.meta against R metafor 3.8 (tests/reference/metafor_reference.json; no R needed).
+"""livingreview.meta.models against R metafor 3.8 (tests/reference/metafor_reference.json; no R needed).
 
 Values must agree to 1e-9 relative (absolute near zero, scaled to the data), p-values to 1e-6, and every
 analysis metafor refuses must be refused here with a MetaAnalysisError.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from livingreview.meta import Control, rma
-from livingreview.meta_validation import (
+from livingreview.meta.models import Control, rma
+from livingreview.meta.validation import (
     Comparison,
     comparisons,
     fit_comparisons,

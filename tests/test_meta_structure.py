@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "analysis" / "livingreview"
-ENGINE = ("meta", "meta_core", "meta_fisher", "meta_inference", "meta_tau2", "meta_sensitivity")
+ENGINE = ("models", "core", "fisher", "inference", "tau2", "sensitivity")
 
 
 def _imports(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PACKAGE / "meta" / f"{module}.py").read_text(encoding="utf-8"))
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -26,16 +26,16 @@ def _imports(module: str) -> set[str]:
 def test_engine_imports_nothing_else_from_the_package() -> None:
     for module in ENGINE:
         ours = {m for m in _imports(module) if m.startswith("livingreview")}
-        assert ours <= {f"livingreview.{m}" for m in ENGINE}, (module, ours)
+        assert ours <= {f"livingreview.meta.{m}" for m in ENGINE}, (module, ours)
 
 
 def test_one_fisher_loop() -> None:
-    """Fisher scoring, step halving and the tau² = 0 check live in meta_fisher alone."""
+    """Fisher scoring, step halving and the tau² = 0 check live in meta.fisher alone."""
     for module in ENGINE:
-        text = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+        text = (PACKAGE / "meta" / f"{module}.py").read_text(encoding="utf-8")
         count = text.count("adj / 2") + text.count("adj /= 2") + text.count("0.5 * neg")
-        assert count == (1 if module == "meta_fisher" else 0), module
-        assert ("log1p" in text) == (module == "meta_fisher"), module
+        assert count == (1 if module == "fisher" else 0), module
+        assert ("log1p" in text) == (module == "fisher"), module
 
 
 def test_meta_command_imports_only_what_it_uses(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_meta_command_imports_only_what_it_uses(tmp_path: Path) -> None:
     path.write_text("yi,vi\n0.1,0.02\n0.3,0.01\n0.5,0.04\n", encoding="utf-8")
     probe = (
         "import sys, io, contextlib\n"
-        "from livingreview import meta_cli\n"
+        "from livingreview.meta import cli as meta_cli\n"
         f"with contextlib.redirect_stdout(io.StringIO()): meta_cli.main(['meta', {str(path)!r}, '--json'])\n"
         "print(sorted(m for m in ('pandas', 'scipy.stats', 'matplotlib', 'statsmodels') if m in sys.modules))"
     )

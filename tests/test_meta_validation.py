@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from livingreview.meta_validation import (
+from livingreview.meta.validation import (
     bound,
     exact_frame,
     exact_table,

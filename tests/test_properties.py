@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from livingreview.cells import CellError, DataError, parse_cell
+from livingreview.checks.gate import check_project
+from livingreview.checks.validate import NAN_TEXT
 from livingreview.cli import main
-from livingreview.data import load_dataset
-from livingreview.gate import check_project
-from livingreview.paths import Project
-from livingreview.validate import NAN_TEXT
+from livingreview.data.cells import CellError, DataError, parse_cell
+from livingreview.data.dataset import load_dataset
+from livingreview.project.paths import Project
+from scratch import current_version, next_version
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM_RE = re.compile(r"^[^:\s][^:]*:\d+:[^:]+: .+$")
@@ -240,9 +241,9 @@ def _project(tmp: Path, v: dict) -> Path:
 def test_valid_variations_pass_the_gate_and_every_step(
     tmp_path_factory: pytest.TempPathFactory, v: dict
 ) -> None:
-    from livingreview.execute import compute_project_variables
-    from livingreview.release import plan_release
-    from livingreview.versions import whats_new
+    from livingreview.book.execute import compute_project_variables
+    from livingreview.releases.release import plan_release
+    from livingreview.versions.compare import whats_new
 
     root = _project(tmp_path_factory.mktemp("variation"), v)
     report = check_project(Project(root))
@@ -250,8 +251,8 @@ def test_valid_variations_pass_the_gate_and_every_step(
     # execute: _variables.yml (every table loaded, pooled, PRISMA; the data-independent metafor summary
     # is left out: tests/ is not copied)
     compute_project_variables(Project(root))
-    whats_new(Project(root), "0.1.0")  # whats-new
-    assert plan_release(Project(root), "0.2.0", date="2026-11-28").level == "minor"  # release
+    whats_new(Project(root), current_version(root))  # whats-new
+    assert plan_release(Project(root), next_version(root, "minor")).level == "minor"  # release, dated today
 
 
 HOSTILE_VARIATION = {

@@ -163,7 +163,7 @@ def test_readme_documents_every_command_and_the_workflows(root: Path) -> None:
 
 
 def test_release_steps_push_the_tag_last_and_leave_the_release_to_the_workflow(root: Path) -> None:
-    from livingreview.release import next_steps
+    from livingreview.releases.release import next_steps
 
     steps = next_steps("9.9.9")
     assert steps.index("git push origin main") < steps.index("git push origin v9.9.9")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from livingreview.bib import bibliography_keys
-from livingreview.qmd import (
+from livingreview.book.variables import flatten
+from livingreview.data.bib import bibliography_keys
+from livingreview.project.qmd import (
     book_files,
     citations,
     crossrefs,
@@ -21,8 +22,7 @@ from livingreview.qmd import (
     read_quarto_yml,
     var_keys,
 )
-from livingreview.quarto_schema import schema_errors
-from livingreview.variables import flatten
+from quarto_schema import schema_errors
 
 SCHEMA = Path(__file__).parent / "vendor" / "quarto-1.10.18" / "all-schema-definitions.json"
 SEVEN_PARTS = [

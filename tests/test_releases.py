@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from livingreview.paths import Project
-from livingreview.release import (
+from livingreview.project.paths import Project
+from livingreview.releases.release import (
     ReleaseError,
     bump_level,
     changelog_versions,
@@ -21,7 +21,7 @@ from livingreview.release import (
     version_problems,
     zenodo_metadata,
 )
-from livingreview.versions import (
+from livingreview.versions.compare import (
     Headline,
     certainty,
     conclusion_changes,
@@ -525,8 +525,8 @@ def test_a_study_printing_r_changes_the_test_and_the_message_names_both(project_
 
 
 def test_certainty_compared_by_whats_new_is_the_summary_of_findings_certainty(root: Path) -> None:
-    from livingreview import grade
-    from livingreview.data import load_dataset
+    from livingreview.data.dataset import load_dataset
+    from livingreview.reporting import grade
 
     shown = {
         g.domain: g.certainty or "not yet graded"

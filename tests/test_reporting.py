@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from livingreview import gapmap, grade, prisma, rob
-from livingreview.data import load_dataset
-from livingreview.reporting import reporting_variables
-from livingreview.validate import validate_data
+from livingreview.checks.validate import validate_data
+from livingreview.data.dataset import load_dataset
+from livingreview.reporting import gapmap, grade, prisma, rob
+from livingreview.reporting.values import reporting_variables
 from scratch import current_version
 
 PRISMA_2020_ITEMS = (

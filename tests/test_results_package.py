@@ -12,10 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 from frictionless import validate
-from livingreview.execute import compute_project_variables
-from livingreview.paths import Project
-from livingreview.results import CATALOGUE, diff_results, project_results, results_report, write_results
-from livingreview.variables import flatten
+from livingreview.book.execute import compute_project_variables
+from livingreview.book.variables import flatten
+from livingreview.project.paths import Project
+from livingreview.versions.results import (
+    CATALOGUE,
+    diff_results,
+    project_results,
+    results_report,
+    write_results,
+)
 
 
 def rows(path: Path) -> dict[str, dict[str, str]]:
@@ -64,7 +70,7 @@ def test_every_catalogued_number_equals_its_variable(root: Path) -> None:
 
 
 def test_release_snapshots_results_and_whats_new_compares_them(project_copy: Path) -> None:
-    done = cli(project_copy, "release", "1.0.0", "--protocol-change", "--date", "2026-11-28")
+    done = cli(project_copy, "release", "1.0.0", "--protocol-change")  # dated today
     assert done.returncode == 0, done.stderr
     snap = project_copy / "releases" / "v1.0.0" / "results"
     assert (snap / "results.csv").read_bytes() == (project_copy / "results" / "results.csv").read_bytes()
@@ -73,18 +79,19 @@ def test_release_snapshots_results_and_whats_new_compares_them(project_copy: Pat
     assert json.loads((snap / "datapackage.json").read_text(encoding="utf-8"))["version"] == "1.0.0"
 
     # A record screened after the release changes the PRISMA counts of the next version's results
-    with (project_copy / "data" / "screening.csv").open("a", encoding="utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerow(
-            [
-                "Doe2027",
-                "Doe J. A later record. J 2027",
-                "",
-                "excluded",
-                "Outcome not eligible or not measured",
-                "",
-                "literature-notes.md",
-            ]
-        )
+    screening = project_copy / "data" / "screening.csv"
+    with screening.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    record = {
+        "record_id": "Doe2027",
+        "citation": "Doe J. A later record. J 2027",
+        "decision": "excluded",
+        "reason": "Outcome not eligible or not measured",
+        "notes_file": "literature-notes.md",
+        "full_text_retrieved": "no",
+    }
+    with screening.open("a", encoding="utf-8", newline="") as fh:
+        csv.DictWriter(fh, header, lineterminator="\n").writerow(record)
     project = Project(project_copy)
     write_results(project_copy / "results", project_results(project_copy, compute_project_variables(project)))
     changed = {c["result_id"]: c for c in diff_results(project_copy / "releases" / "v1.0.0", project_copy)}

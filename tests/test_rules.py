@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livingreview.rules import is_mirror
-from livingreview.validate import validate_data
+from livingreview.checks.rules import is_mirror
+from livingreview.checks.validate import validate_data
 
 TODAY = dt.date(2026, 11, 30)
 Row = dict[str, str]

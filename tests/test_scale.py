@@ -8,10 +8,10 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-from livingreview import figures, rob, tables
-from livingreview.data import load_dataset
-from livingreview.scale import MAX_FIGURE_ROWS, MAX_TABLE_ROWS
-from livingreview.versions import MAX_IDS, _ids
+from livingreview.data.dataset import load_dataset
+from livingreview.reporting import figures, rob, tables
+from livingreview.reporting.scale import MAX_FIGURE_ROWS, MAX_TABLE_ROWS
+from livingreview.versions.compare import MAX_IDS, _ids
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_generated_dataset_is_valid(large: Path) -> None:
-    from livingreview.validate import validate_data
+    from livingreview.checks.validate import validate_data
 
     report = validate_data(large / "data")
     assert report.ok, [str(p) for p in report.problems[:5]]

@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from livingreview import candidates as Q
-from livingreview import screen
+from livingreview.checks.validate import validate_data
 from livingreview.cli import main
-from livingreview.validate import validate_data
+from livingreview.search import candidates as Q
+from livingreview.search import screen
 
 QUEUED = {
     "record_id": "PMID39000001",
@@ -67,6 +66,7 @@ def test_exclude_moves_the_record_into_screening(queued: Path) -> None:
     assert row["reason"] == "Population not depression or anxiety: bipolar disorder only"
     assert row["source_url"] == "https://pubmed.ncbi.nlm.nih.gov/39000001/"
     assert row["notes_file"] == "candidates.csv"
+    assert row["full_text_retrieved"] == "no"  # screened on title and abstract
     assert row["citation"] == (
         "Doe J, Roe R. Prescriber alliance and sertraline response in panic disorder. "
         "Journal of Affective Disorders 2026 (PMID 39000001; doi:10.1/a)"
@@ -78,10 +78,16 @@ def test_exclude_moves_the_record_into_screening(queued: Path) -> None:
 
 
 def test_the_prisma_flow_counts_the_decision(queued: Path) -> None:
-    from livingreview.prisma import exclusion_group, flow_problems, load_flow
+    from livingreview.reporting.prisma import exclusion_group, flow_problems, load_flow
 
     root = queued.parent
-    shutil.copytree(ROOT / "releases", root / "releases")  # the previous version's snapshot
+    # The previous version: everything screened so far, and the search log without the new run.
+    previous = root / "releases" / "v0.1.0" / "data"
+    previous.mkdir(parents=True)
+    shutil.copy2(queued / "screening.csv", previous)
+    log = read(queued / "searches.csv")
+    assert log[-1]["search_id"] == RUN["search_id"]
+    (previous / "searches.csv").write_text(Q.csv_text(log[:-1], log[0].keys()), encoding="utf-8")
     before = load_flow(root, "0.2.0")
     screen.record_decision(queued, screen.Decision("PMID39000001", "exclude", "outcome"))
     after = load_flow(root, "0.2.0")
@@ -126,6 +132,7 @@ def test_cli_records_one_decision(queued: Path, monkeypatch: pytest.MonkeyPatch,
     args = ["screen", "--id", "PMID39000002", "--decision", "exclude", "--reason", "not-primary"]
     assert main(args) == 0
     assert "PMID39000002: excluded (Not a primary study" in capsys.readouterr().out
+    assert read(queued / "screening.csv")[-1]["full_text_retrieved"] == "no"
     assert main(args) == 1
     assert capsys.readouterr().err.strip() == (
         "screen: 'PMID39000002' is not in the screening queue (candidates.csv); nothing was written"

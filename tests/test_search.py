@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from fake_services import FakeServer, Paper
-from livingreview import candidates as Q
+from livingreview.checks.validate import validate_data
 from livingreview.cli import main
-from livingreview.search import run_search
-from livingreview.search_clients import SearchError, Settings
-from livingreview.validate import validate_data
+from livingreview.search import candidates as Q
+from livingreview.search.clients import SearchError, Settings
+from livingreview.search.runner import run_search
 
 TODAY = dt.date(2026, 11, 30)
 # Titles and identifiers of records already in data/screening.csv
@@ -266,7 +266,7 @@ def test_titles_are_matched_after_normalisation() -> None:
 
 
 def _found(title: str, **ids: str):
-    from livingreview.search_clients import Found
+    from livingreview.search.clients import Found
 
     return Found(source="PubMed", title=title, **ids)
 

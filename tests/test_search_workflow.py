@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from livingreview.cli import make_parser
-from livingreview.policy import read_policy
+from livingreview.versions.policy import read_policy
 
 WORKFLOW = Path(".github") / "workflows" / "search.yml"
 

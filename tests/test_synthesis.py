@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from livingreview.synthesis import assess_pooling, favourable_r, sign_test, study_direction, summarise_domains
+from livingreview.synthesis.domains import (
+    assess_pooling,
+    favourable_r,
+    sign_test,
+    study_direction,
+    summarise_domains,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,8 +101,8 @@ def test_pooling_needs_two_studies_with_a_correlation() -> None:
 
 
 def test_pool_domain_matches_the_engine_on_study_means() -> None:
-    from livingreview.meta import predict, rma
-    from livingreview.synthesis import pool_domain
+    from livingreview.meta.models import predict, rma
+    from livingreview.synthesis.domains import pool_domain
 
     e = effects(
         [

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-from livingreview import tables
-from livingreview.data import load_dataset
+from livingreview.data.dataset import load_dataset
+from livingreview.reporting import tables
 
 BUILDERS = [
     tables.characteristics_table,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import typst
 import yaml
-from livingreview.execute import compute_project_variables
-from livingreview.pandoc_run import convert
-from livingreview.paths import Project
-from livingreview.textsafe import (
+from livingreview.book.execute import compute_project_variables
+from livingreview.book.pandoc import convert
+from livingreview.project.paths import Project
+from livingreview.text.safe import (
     MarkdownText,
     markdown_text,
     markdown_values,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from livingreview.validate import validate_data
+from livingreview.checks.validate import validate_data
 
 TODAY = dt.date(2026, 11, 27)
 

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from livingreview.execute import compute_project_variables
-from livingreview.paths import Project
-from livingreview.synthesis import DomainSummary
-from livingreview.variables import (
+from livingreview.book.execute import compute_project_variables
+from livingreview.book.variables import (
     direction_sentence,
     flatten,
     fmt_p,
@@ -18,6 +16,8 @@ from livingreview.variables import (
     sensitivity_sentence,
     write_variables,
 )
+from livingreview.project.paths import Project
+from livingreview.synthesis.domains import DomainSummary
 
 
 def summary(

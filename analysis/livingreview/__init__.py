@@ -1,7 +1,16 @@
-"""livingreview: the tested package behind the living review.
+"""livingreview: the tested package behind the living review; notebooks only call it.
 
-Data loading and validation, synthesis, the meta-analysis engine, figures, tables,
-notebook execution and the book/preview build all live here; notebooks only call it.
+One subpackage per stage of the pipeline; each imports only the stages below it (``.importlinter``)::
+
+    cli                      the command line
+    releases                 cutting a release
+    book                     _variables.yml, executing notebooks, the HTML book and PDF
+    versions                 citation metadata, what's new, living policy, results package
+    checks                   the validity gate
+    reporting                tables, figures, PRISMA, risk of bias, GRADE, gap map
+    synthesis                effect directions, sign tests, pooling, sensitivity, claims
+    data | search            the extraction tables | living searches and screening
+    meta | project | text    the engine | the project on disk | data and numbers as text
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -39,9 +39,9 @@ def _stop(problems: Sequence[object], what: str) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from livingreview.gate import check_project, is_project
-    from livingreview.paths import Project
-    from livingreview.validate import validate_data
+    from livingreview.checks.gate import check_project, is_project
+    from livingreview.checks.validate import validate_data
+    from livingreview.project.paths import Project
 
     if args.data_dir:
         data_dir = Path(args.data_dir).resolve()
@@ -68,8 +68,8 @@ def _timed(log_done: str, func) -> int:  # noqa: ANN001 - a callable returning a
 
 
 def _cmd_execute(args: argparse.Namespace) -> int:
-    from livingreview.execute import execute_project
-    from livingreview.paths import Project
+    from livingreview.book.execute import execute_project
+    from livingreview.project.paths import Project
 
     def run() -> int:
         problems = execute_project(Project.locate(), force=args.force)
@@ -79,11 +79,11 @@ def _cmd_execute(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from livingreview.build import BuildError, build
-    from livingreview.pandoc_run import PandocError
-    from livingreview.paths import Project
-    from livingreview.preview import PreviewError
-    from livingreview.screenshots import ScreenshotError
+    from livingreview.book.build import BuildError, build
+    from livingreview.book.pandoc import PandocError
+    from livingreview.book.preview import PreviewError
+    from livingreview.book.screenshots import ScreenshotError
+    from livingreview.project.paths import Project
 
     shots = Path(args.screenshots) if args.screenshots else None
 
@@ -99,8 +99,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    from livingreview.paths import Project
-    from livingreview.release import ReleaseError, next_steps, plan_release, write_release
+    from livingreview.project.paths import Project
+    from livingreview.releases.release import ReleaseError, next_steps, plan_release, write_release
 
     project = Project.locate()
     try:
@@ -122,10 +122,11 @@ def _cmd_release(args: argparse.Namespace) -> int:
 def _cmd_whats_new(args: argparse.Namespace) -> int:
     import json
 
-    from livingreview.gate import check_project
-    from livingreview.paths import Project
-    from livingreview.release import read_cff
-    from livingreview.versions import VersionError, whats_new
+    from livingreview.checks.gate import check_project
+    from livingreview.project.paths import Project
+    from livingreview.project.snapshots import VersionError
+    from livingreview.versions.citation import read_cff
+    from livingreview.versions.compare import whats_new
 
     project = Project.locate()
     report = check_project(project)
@@ -139,8 +140,8 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
     except VersionError as err:
         print(f"whats-new: {err}", file=sys.stderr)
         return 1
-    from livingreview.results import diff_results, results_report
-    from livingreview.versions import snapshot
+    from livingreview.project.snapshots import snapshot
+    from livingreview.versions.results import diff_results, results_report
 
     changed = diff_results(snapshot(project, comparison.before), project.root) if comparison.before else []
     if args.json:
@@ -153,9 +154,9 @@ def _cmd_whats_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from livingreview.paths import Project
-    from livingreview.search import run_search
-    from livingreview.search_clients import SearchError
+    from livingreview.project.paths import Project
+    from livingreview.search.clients import SearchError
+    from livingreview.search.runner import run_search
 
     project = Project.locate()
     try:
@@ -176,15 +177,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
-    from livingreview import screen
-    from livingreview.paths import Project
+    from livingreview.project.paths import Project
+    from livingreview.search import screen
 
     project = Project.locate()
     if args.reasons:
         print(screen.vocabulary_text())
         return 0
     if args.list:
-        from livingreview.candidates import QUEUE_FILE, read_csv
+        from livingreview.search.candidates import QUEUE_FILE, read_csv
 
         for row in read_csv(project.data / QUEUE_FILE):
             print(f"{row['record_id']}\t{row['year']}\t{row['title']}")
@@ -197,7 +198,10 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         return 0
     try:
         row = screen.record_decision(
-            project.data, screen.Decision(args.id, args.decision or "", args.reason, args.note, args.study_id)
+            project.data,
+            screen.Decision(
+                args.id, args.decision or "", args.reason, args.note, args.study_id, full_text=args.full_text
+            ),
         )
     except screen.ScreenError as err:
         print(f"screen: {err}; nothing was written", file=sys.stderr)
@@ -305,6 +309,11 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
     p.add_argument("--reason", help="reason code (see --reasons); required unless included")
     p.add_argument("--note", help="free text added to the reason")
     p.add_argument("--study-id", help="study_id for an included or adjacent record")
+    p.add_argument(
+        "--full-text",
+        action="store_true",
+        help="the full report was retrieved and read (recorded as full_text_retrieved=yes; default: no)",
+    )
     p.add_argument("--list", action="store_true", help="list the queued records")
     p.add_argument("--reasons", action="store_true", help="print the reason vocabulary")
     p.set_defaults(func=_cmd_screen)
@@ -319,15 +328,15 @@ def make_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentP
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == META:
-        from livingreview import meta_cli
+        from livingreview.meta import cli as meta_cli
 
         return meta_cli.main(argv)
     parser, subs = make_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag: the subcommand's own usage, not the top-level one
         subs[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-    from livingreview.cells import DataError
-    from livingreview.paths import ProjectNotFoundError
+    from livingreview.data.cells import DataError
+    from livingreview.project.paths import ProjectNotFoundError
 
     try:
         return _run(args)
@@ -343,8 +352,8 @@ WRITERS = ("execute", "build", "release")  # hold the project lock; recover an i
 
 
 def _run(args: argparse.Namespace) -> int:
-    from livingreview.paths import Project
-    from livingreview.transaction import LockedError, exclusive, settle
+    from livingreview.project.paths import Project
+    from livingreview.project.transaction import LockedError, exclusive, settle
 
     if args.command in WRITERS:
         try:

@@ -1,4 +1,4 @@
-# Reference values for livingreview.meta, computed with R metafor.
+# Reference values for livingreview.meta.models, computed with R metafor.
 #
 # Usage (from the repository root):  Rscript tests/reference/metafor_reference.R
 # Writes tests/reference/metafor_reference.json, which the Python tests read (they need no R).

@@ -1,0 +1,295 @@
+"""Executing the analysis notebooks in place (Quarto never executes embedded notebooks)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from traitlets import CaselessStrEnum, default
+
+from livingreview.book.variables import compute_project_variables, files_digest, write_variables
+from livingreview.project.paths import Project
+from livingreview.project.transaction import Transaction
+from livingreview.versions.results import RESULTS_DIR, project_results
+
+KERNEL = "python3"
+TIMEOUT_S = 600
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """A local kernel reached over IPC sockets: no TCP ports, no "running over TCP without encryption".
+
+    The socket files get an absolute path in the temporary directory: the kernel runs in
+    ``analysis/``, so a relative path would name different files for the kernel and for us.
+    """
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc")
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        return os.path.join(tempfile.gettempdir(), f"livingreview-kernel-{uuid.uuid4().hex}-ipc")
+
+
+def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) -> NotebookClient:
+    extra = {"km": kernel.km, "kc": kernel.kc} if kernel else {}
+    return NotebookClient(
+        nb,
+        timeout=TIMEOUT_S,
+        kernel_name=KERNEL,
+        kernel_manager_class=IPCKernelManager,
+        resources={"metadata": {"path": str(cwd)}},
+        shutdown_kernel="immediate",  # outputs are complete; a graceful shutdown only adds seconds
+        **extra,
+    )
+
+
+def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
+    """Execute every cell of ``path`` in a fresh kernel with working directory ``cwd``."""
+    nb = nbformat.read(path, as_version=4)
+    _client(nb, cwd).execute()
+    _strip_volatile(nb)
+    return nb
+
+
+def inputs_digest(nb: nbformat.NotebookNode, root: Path) -> str | None:
+    """Digest of a notebook's cell sources and the files it declares as its only inputs.
+
+    A notebook opts in with ``metadata.livingreview.inputs`` (glob patterns relative to the
+    project root); notebooks that read ``data/`` do not declare inputs and always run.
+    """
+    patterns = nb.metadata.get("livingreview", {}).get("inputs")
+    if not patterns:
+        return None
+    digest = hashlib.sha256()
+    for cell in nb.cells:
+        digest.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    digest.update(files_digest(root, patterns).encode())
+    return digest.hexdigest()
+
+
+def is_current(nb: nbformat.NotebookNode, root: Path) -> bool:
+    """Whether the stored outputs were made from the notebook's current declared inputs."""
+    digest = inputs_digest(nb, root)
+    return digest is not None and nb.metadata.get("livingreview", {}).get("inputs_digest") == digest
+
+
+# Run between two notebooks in one kernel: a fresh namespace and matplotlib's settings as a new
+# kernel has them, so that a notebook's outputs do not depend on the notebook run before it.
+RESET = """\
+%reset -f
+import matplotlib as _mpl
+import matplotlib.pyplot as _plt
+_plt.close("all")
+_mpl.rcParams.update({k: v for k, v in _mpl.rcParamsOrig.items() if k != "backend"})
+del _mpl, _plt
+"""
+
+
+class Kernel:
+    """One kernel that executes several notebooks in turn (imports are paid once per kernel)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.km = IPCKernelManager(kernel_name=KERNEL)
+        self.kc = None
+        self.used = False
+
+    async def start(self) -> Kernel:
+        try:
+            await self.km.start_kernel(cwd=str(self.cwd))
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            await self.kc.wait_for_ready(timeout=120)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def run(self, nb: nbformat.NotebookNode) -> None:
+        if self.used:
+            await _client(
+                nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RESET)]), self.cwd, self
+            ).async_execute()
+        self.used = True
+        await _client(nb, self.cwd, self).async_execute()
+        _renumber(nb)
+
+    async def stop(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+        if self.km.has_kernel:
+            await self.km.shutdown_kernel(now=True)  # also removes the connection and socket files
+
+
+def _renumber(nb: nbformat.NotebookNode) -> None:
+    """Execution counts 1, 2, … as a fresh kernel gives them (a reused kernel counts on)."""
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = count
+
+
+async def _run_many(
+    paths: list[Path],
+    root: Path,
+    log: Callable[[str], None],
+    kernels: list[asyncio.Task],
+    force: bool = False,
+) -> list[nbformat.NotebookNode]:
+    """Execute the notebooks that need it, each kernel of ``kernels`` taking a fixed share in turn.
+
+    A notebook whose declared inputs are unchanged since its stored outputs were made is kept as
+    it is (unless ``force``); ``tests`` re-execute it with nbval. The share of each kernel depends
+    only on the notebooks' order, so that a build is the same whatever runs faster.
+    """
+    total = len(paths)
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    todo = []
+    for i, (path, nb) in enumerate(zip(paths, notebooks, strict=True), start=1):
+        if not force and is_current(nb, root):
+            log(f"[{i}/{total}] {path.name}: inputs unchanged, stored outputs kept")
+        else:
+            todo.append(i)
+
+    async def share(k: int) -> None:
+        kernel = await kernels[k]
+        for i in todo[k :: len(kernels)]:
+            path, nb = paths[i - 1], notebooks[i - 1]
+            start = time.perf_counter()
+            log(f"[{i}/{total}] executing {path.name} …")
+            await kernel.run(nb)
+            _strip_volatile(nb)
+            digest = inputs_digest(nb, root)
+            if digest:
+                nb.metadata.setdefault("livingreview", {})["inputs_digest"] = digest
+            log(f"[{i}/{total}] {path.name} done in {time.perf_counter() - start:.1f} s")
+
+    if todo:
+        await asyncio.gather(*(share(k) for k in range(min(len(kernels), len(todo)))))
+    return notebooks
+
+
+def _strip_volatile(nb: nbformat.NotebookNode) -> None:
+    """Drop timing metadata so that re-execution produces identical files."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nb.metadata.get("language_info", {}).pop("version", None)
+
+
+def notebooks_to_run(project: Project, force: bool) -> int:
+    """How many notebooks will execute (those with unchanged declared inputs are kept)."""
+    if force:
+        return len(project.notebooks())
+    return sum(not is_current(nbformat.read(p, as_version=4), project.root) for p in project.notebooks())
+
+
+def run_all(
+    project: Project,
+    log: Callable[[str], None] = print,
+    force: bool = False,
+    validate: bool = True,
+    txn: Transaction | None = None,
+) -> list[str]:
+    """Validate, then execute every notebook and compute ``_variables.yml``; write them all at once.
+
+    The kernels start while the data are validated. Invalid data: return the problems, with
+    nothing executed or written. A failing cell raises, with nothing written.
+    """
+    from livingreview.checks.gate import check_project
+
+    n_kernels = max(0, min(notebooks_to_run(project, force), os.cpu_count() or 1))
+
+    async def everything() -> tuple[list[str], dict | None, list[nbformat.NotebookNode]]:
+        loop = asyncio.get_running_loop()
+        kernels = [asyncio.ensure_future(Kernel(project.analysis).start()) for _ in range(n_kernels)]
+        try:
+            if validate:
+                report = await loop.run_in_executor(None, check_project, project)
+                if not report.ok:
+                    return [str(p) for p in report.problems], None, []
+                log(report.summary())
+            # The variables (incl. the metafor validation summary) are computed in this process
+            # while the kernels run the notebooks in theirs.
+            variables = loop.run_in_executor(None, compute_project_variables, project)
+            executed = await _run_many(project.notebooks(), project.root, log, kernels, force)
+            return [], await variables, executed
+        finally:
+            # Let every kernel finish starting (cancelling a start would orphan its process and
+            # leave its socket files behind), then stop them all.
+            started = await asyncio.gather(*kernels, return_exceptions=True)
+            await asyncio.gather(
+                *(k.stop() for k in started if isinstance(k, Kernel)), return_exceptions=True
+            )
+
+    problems, variables, executed = asyncio.run(everything())
+    if problems:
+        return problems
+    write_outputs(project, variables, executed, log, txn)
+    return []
+
+
+def write_outputs(
+    project: Project,
+    variables: dict,
+    executed: list[nbformat.NotebookNode],
+    log: Callable[[str], None] = print,
+    txn: Transaction | None = None,
+) -> None:
+    """Write everything ``execute`` produces: ``_variables.yml``, ``results/`` and the executed notebooks.
+
+    They are switched into place together (:mod:`livingreview.project.transaction`): a kill leaves them
+    all as they were. With ``txn`` they join that transaction (switched, not yet committed).
+    """
+    own = txn is None
+    txn = txn or Transaction(project.root, "execute")
+    try:
+        staged = txn.stage(project.variables_yml.relative_to(project.root).as_posix())
+        if project.variables_yml.is_file():
+            shutil.copy2(project.variables_yml, staged)
+        changed = write_variables(staged, variables)
+        log(f"{project.variables_yml.name}: {'updated' if changed else 'unchanged'}")
+        changed = False
+        for name, text in project_results(project.root, variables).items():
+            current = project.root / RESULTS_DIR / name
+            if current.is_file() and current.read_text(encoding="utf-8") == text:
+                continue
+            txn.write_text(f"{RESULTS_DIR}/{name}", text)
+            changed = True
+        log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
+        for path, nb in zip(project.notebooks(), executed, strict=True):
+            nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
+        txn.switch()
+    except BaseException:
+        if own:
+            txn.rollback()
+        raise
+    if own:
+        txn.commit()
+
+
+def execute_project(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[str]:
+    """``livingreview execute``: validate, then execute every notebook; return the problems that
+    stopped it (empty when it ran)."""
+    return run_all(project, log, force)
+
+
+def execute_all(project: Project, log: Callable[[str], None] = print, force: bool = False) -> list[Path]:
+    """Execute every notebook of ``analysis/`` and write ``_variables.yml`` (no validation)."""
+    run_all(project, log, force, validate=False)
+    return project.notebooks()

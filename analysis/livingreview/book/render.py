@@ -1,0 +1,42 @@
+"""Writing the book without Quarto: the HTML book and the PDF into ``_preview/``, switched in one step."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from livingreview.book.html import write_html_book
+from livingreview.book.pandoc import parallel_map
+from livingreview.book.pdf import write_pdf
+from livingreview.book.preview import chapter_ast, load_book, write_figures
+from livingreview.project.paths import Project
+
+
+def build_preview(project: Project, log: Callable[[str], None] = lambda _: None, pdf: bool = True) -> Path:
+    """Write the HTML book (and the PDF) into ``_preview/``; return the path of ``index.html``.
+
+    Everything is written into a staging directory first and switched in one step.
+    """
+    book = load_book(project)
+    final = project.preview_dir
+    stage = final.with_name(final.name + ".staging")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        asts = parallel_map(lambda c: chapter_ast(book, c), book.chapters)
+        write_figures(book, stage)
+        pages = write_html_book(book, asts, stage)
+        log(f"HTML book: {len(pages)} pages")
+        if pdf:
+            path, n_pages = write_pdf(book, asts, stage, log)
+            log(f"PDF: {path.name}, {n_pages} pages")
+        old = final.with_name(final.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return final / "index.html"

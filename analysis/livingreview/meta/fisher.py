@@ -1,0 +1,476 @@
+"""The engine's single numerical core: weighted sums, Fisher scoring, start value and tau² = 0 check.
+
+Every REML/ML fit — a single model, a meta-regression, all leave-one-out fits, all cumulative
+fits — runs :func:`fisher` on a *model* that supplies the score and information at given tau²
+values. Intercept-only models are :class:`Fits`: one fit over all studies (``tau2`` a numpy
+scalar, 1-D sums) or a batch of fits over subsets of the studies (``tau2`` an array, one row of
+weights per fit). :class:`Regression` is the same for a design matrix X (p×p algebra only).
+The start value is Hedges' (HE) estimate, which scales with the data; the stopping rule is
+relative under exact control and metafor's absolute rule under ``Control.metafor()``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from livingreview.meta.core import EPS, Control, FArray, wls
+
+BIG = 1 << 15  # from this length on, 1-D products avoid BLAS ddot (threads slow it down)
+BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 512 KiB)
+ZERO_CHECK_TOL = 1e-9  # exact control: ll(0) − ll(tau²) above rounding means tau² is not the max
+
+
+def vdot(a: FArray, b: FArray) -> np.float64:
+    """Σ a·b of two 1-D arrays, without BLAS threads for long vectors."""
+    return np.einsum("j,j->", a, b) if a.shape[0] >= BIG else a @ b
+
+
+def rowdot(a: FArray, b: FArray) -> FArray | np.float64:
+    """Σ_j a_ij·b_ij per row (1-D: a scalar)."""
+    return vdot(a, b) if a.ndim == 1 else np.einsum("ij,ij->i", a, b)
+
+
+def matvec(a: FArray, y: FArray) -> FArray | np.float64:
+    """Σ_j a_ij·y_j per row (1-D: a scalar)."""
+    return vdot(a, y) if a.ndim == 1 else a @ y
+
+
+class Workspace:
+    """Four work arrays of ``shape``, views of per-thread buffers kept between calls.
+
+    Fresh large arrays cost a page fault per 4 KiB on first touch (about 1 ms at k = 100,000),
+    more than the arithmetic; the retained memory is 32 bytes per element of the largest shape.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        size = math.prod(shape)
+        base = getattr(self._local, "base", None)
+        if base is None or base.shape[1] < size:
+            base = self._local.base = np.empty((4, size))
+        self.w, self.r, self.t, self.u = (base[i, :size].reshape(shape) for i in range(4))
+
+    @classmethod
+    def release(cls) -> None:
+        """Drop the retained buffers (benchmarks measure first calls this way)."""
+        cls._local.base = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Outcomes centred at their mean and, where the units are extreme, rescaled by a power of 2.
+
+    yi = shift + 2^e · y and vi = 4^e · v exactly; ``scale`` is the typical variance
+    sqrt(min v · max v). Power-of-two rescaling changes no rounding, so results are the same
+    as on the raw scale, but sums of weights cannot overflow.
+    """
+
+    y: FArray
+    v: FArray
+    shift: float
+    e: int
+    scale: float
+
+    @property
+    def yscale(self) -> float:
+        return math.ldexp(1.0, self.e)
+
+    @property
+    def vscale(self) -> float:
+        return math.ldexp(1.0, 2 * self.e)
+
+
+def prepare(y: FArray, v: FArray, exact: bool = True) -> Prepared:
+    """Centre (and under exact control, for extreme units, rescale) checked data."""
+    from livingreview.meta.core import MAX_Z, InputError
+
+    shift = float(y.mean())
+    yc = y - shift
+    vmin, vmax = float(v.min()), float(v.max())
+    mid = 0.5 * (math.log2(vmin) + math.log2(vmax))
+    e = round(mid / 2) if exact and abs(mid) > 120 else 0
+    spread = max(float(yc.max()), -float(yc.min())) / math.ldexp(1.0, round(mid / 2))
+    if not spread <= MAX_Z:
+        i = int(np.argmax(np.abs(yc)))
+        raise InputError("yi", i, f"{y[i]:.17g} is too far from the other outcomes for their "
+                         f"variances (|yi − mean| / se > {MAX_Z:g}): cannot be fitted exactly")  # fmt: skip
+    if e:
+        yc = np.ldexp(yc, -e)
+        v = np.ldexp(v, -2 * e)
+    scale = math.sqrt(vmin) * math.sqrt(vmax) / math.ldexp(1.0, 2 * e)
+    return Prepared(yc, v, shift, e, scale)
+
+
+class Sums(NamedTuple):
+    """Weighted sums of each fit at its tau² (w = 1/(v + tau²) over the fit's studies)."""
+
+    sw: Any
+    sw2: Any
+    sw3: Any  # None unless asked for
+    mu: Any
+    rss: Any  # Σ w (y − μ)² = y'Py (None unless asked for)
+    ypp: Any  # Σ w² (y − μ)² = y'PPy
+    yp3: Any = None  # Σ w³ (y − μ)²
+    sw2r: Any = None  # Σ w² (y − μ)
+    traces: Any = None  # (tr P, tr PP) computed without cancellation where one weight dominates
+
+    @property
+    def tr_p(self) -> Any:
+        """tr P = Σw − Σw²/Σw of the intercept-only P."""
+        return self.sw - self.sw2 / self.sw if self.traces is None else self.traces[0]
+
+    @property
+    def tr_pp(self) -> Any:
+        """Σ P_ij² of the intercept-only P."""
+        if self.traces is not None:
+            return self.traces[1]
+        return self.sw2 - 2.0 * self.sw3 / self.sw + (self.sw2 / self.sw) ** 2
+
+
+class Model(Protocol):
+    """What :func:`fisher` needs: the score and information, the likelihood gap and a start."""
+
+    def score(self, tau2: Any, rows: FArray | None, reml: bool, newton: bool = False) -> tuple: ...
+    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray: ...
+    def start(self) -> FArray | np.float64: ...
+
+
+class Fits:
+    """Intercept-only fits over subsets of the studies (y centred; see the module docstring).
+
+    ``omit`` (one index per fit) leaves a study out; ``upto`` (one length per fit) keeps the
+    first studies only; neither: a single fit over all k studies with scalar results.
+    """
+
+    def __init__(self, y: FArray, v: FArray, omit: FArray | None = None, upto: FArray | None = None) -> None:
+        self.y, self.v, self.omit, self.upto = y, v, omit, upto
+        k = y.size
+        self.single = omit is None and upto is None
+        if omit is not None:
+            self.n: FArray | int = np.full(omit.size, k - 1)
+        elif upto is not None:
+            self.n = upto
+        else:
+            self.n = k
+        self.free = np.asarray(self.n) > 1  # fits of one study have tau² = 0 and no iterations
+        self._ws: Workspace | None = None
+        if omit is None and upto is not None:
+            self.upto = np.asarray(upto)
+        self._memo: dict[tuple, Sums] = {}
+
+    def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
+        w = ws.w
+        if self.single:
+            if tau2 == 0:
+                np.divide(1.0, self.v, out=w)
+            else:
+                np.add(self.v, tau2, out=w)
+                np.divide(1.0, w, out=w)
+            return w
+        np.add(self.v[: w.shape[1]], tau2[:, None], out=w)  # type: ignore[index]
+        np.divide(1.0, w, out=w)
+        assert rows is not None
+        if self.omit is not None:
+            w[np.arange(rows.size), self.omit[rows]] = 0.0
+        else:
+            assert self.upto is not None
+            w *= np.arange(w.shape[1])[None, :] < self.upto[rows][:, None]
+        return w
+
+    def _blocks(self, rows: FArray | None) -> list[tuple[FArray | None, Workspace]]:
+        k = self.y.size
+        if self.single:
+            if self._ws is None:
+                self._ws = Workspace((k,))
+            return [(None, self._ws)]
+        assert rows is not None
+        step = max(1, BLOCK // k)
+        out = []
+        for i in range(0, rows.size, step):
+            block = rows[i : i + step]
+            cols = k if self.upto is None else int(self.upto[block].max())
+            out.append((block, Workspace((block.size, cols))))
+        return out
+
+    def sums(
+        self,
+        tau2: FArray | np.float64,
+        rows: FArray | None = None,
+        sw3: bool = True,
+        rss: bool = True,
+        newton: bool = False,
+    ) -> Sums:
+        """Weighted sums at ``tau2`` (one value per row of ``rows``; scalar for a single fit).
+
+        ``sw3``, ``rss`` and ``newton`` ask for Σw³, Σw r² and the Newton terms (Σw³r², Σw²r);
+        the last few results are remembered, so a later request at the same tau² is free.
+        """
+        key = (float(tau2), None) if rows is None else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
+        hit = self._memo.get(key)
+        if (
+            hit is not None
+            and (hit.sw3 is not None or not sw3)
+            and (hit.rss is not None or not rss)
+            and (hit.yp3 is not None or not newton)
+        ):
+            return hit
+        parts = []
+        off = 0
+        for block, ws in self._blocks(rows):
+            t = tau2 if block is None else tau2[off : off + block.size]  # type: ignore[index]
+            off += 0 if block is None else block.size
+            w = self._weights(t, block, ws)
+            if block is None:
+                parts.append(self._explicit(w, ws, sw3, rss, newton))
+            else:
+                parts.append(self._moments(w, ws, block))
+        if len(parts) == 1:
+            out = Sums(*parts[0])
+        else:
+            out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
+        if len(self._memo) >= 8:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = out
+        return out
+
+    def _explicit(self, w: FArray, ws: Workspace, sw3: bool, rss: bool, newton: bool) -> tuple:
+        """One fit: sums over explicit residuals r = y − μ (about ten passes over k values)."""
+        y = self.y
+        sw = w.sum()
+        mu = vdot(w, y) / sw
+        r = np.subtract(y, mu, out=ws.r)
+        wr = np.multiply(w, r, out=ws.t)
+        ypp = vdot(wr, wr)
+        s_rss = vdot(wr, r) if rss else None
+        yp3 = sw2r = None
+        if newton:
+            w2r = np.multiply(wr, w, out=ws.r)
+            yp3, sw2r = vdot(w2r, wr), w2r.sum()
+        w2 = np.multiply(w, w, out=ws.u)
+        sw2 = w2.sum()
+        traces = _dominant_traces(w, sw, sw2) if sw2 > 0.25 * sw * sw else None
+        return sw, sw2, vdot(w2, w) if sw3 else None, mu, s_rss, ypp, yp3, sw2r, traces
+
+    def _moments(self, w: FArray, ws: Workspace, block: FArray) -> tuple:
+        """A block of fits: weighted moments of (1, y − c, (y − c)²) by matrix products (BLAS),
+        c the mean of the block's first fit, so that residual sums lose no digits to cancellation."""
+        cols = w.shape[1]
+        y = self.y[:cols]
+        c = float(y[: int(self.upto[block[0]])].mean()) if self.upto is not None else 0.0
+        d = y - c
+        Y = np.empty((cols, 3))
+        Y[:, 0], Y[:, 1], Y[:, 2] = 1.0, d, d * d
+        m1 = w @ Y
+        w2 = np.multiply(w, w, out=ws.u)
+        m2 = w2 @ Y
+        m3 = np.multiply(w2, w, out=ws.w) @ Y
+        sw, sw2, sw3 = m1[:, 0], m2[:, 0], m3[:, 0]
+        mu = m1[:, 1] / sw  # relative to c
+        rss = m1[:, 2] - mu * m1[:, 1]
+        ypp = m2[:, 2] - 2 * mu * m2[:, 1] + mu * mu * sw2
+        yp3 = m3[:, 2] - 2 * mu * m3[:, 1] + mu * mu * sw3
+        sw2r = m2[:, 1] - mu * sw2
+        return sw, sw2, sw3, mu + c, rss, ypp, yp3, sw2r, None
+
+    def score(
+        self, tau2: FArray | np.float64, rows: FArray | None, reml: bool, newton: bool = False
+    ) -> tuple:
+        """(U, I, J): the score, expected and observed information of the (restricted) likelihood,
+        each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``)."""
+        s = self.sums(tau2, rows, sw3=reml, rss=False, newton=newton)
+        obs = None
+        if newton:
+            ypppy = s.yp3 - s.sw2r * s.sw2r / s.sw  # y'PPPy
+            obs = 2.0 * ypppy - (s.tr_pp if reml else s.sw2)
+        if reml:
+            return s.ypp - s.tr_p, s.tr_pp, obs
+        return s.ypp - s.sw, s.sw2, obs
+
+    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
+        """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
+        at, zero = self.sums(tau2, rows), self.sums(tau2 * 0.0, rows)
+        logdet = []
+        off = 0
+        for block, ws in self._blocks(rows):
+            t = tau2 if block is None else tau2[off : off + block.size]  # type: ignore[index]
+            off += 0 if block is None else block.size
+            w0 = self._weights(t * 0.0, block, ws)
+            x = np.multiply(w0, t if block is None else t[:, None], out=ws.r)
+            logdet.append(np.log1p(x, out=x).sum(-1))
+        gap = 0.5 * (logdet[0] if len(logdet) == 1 else np.concatenate(logdet))
+        gap = gap + 0.5 * (at.rss - zero.rss)
+        if reml:
+            gap = gap + 0.5 * (np.log(at.sw) - np.log(zero.sw))
+        return gap
+
+    def start(self) -> FArray | np.float64:
+        """Hedges' estimate truncated at 0, per fit (O(k) in all: downdated or prefix sums)."""
+        y, v = self.y, self.v
+        if self.single:
+            k = y.size
+            d = y - y.sum() / k
+            return np.float64(max(0.0, (vdot(d, d) - v.sum() * (1.0 - 1.0 / k)) / (k - 1)))
+        n = np.asarray(self.n, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.omit is not None:
+                k = y.size
+                d = y - y.mean()
+                ss = vdot(d, d) - d[self.omit] ** 2 * k / (k - 1)
+                sv = v.sum() - v[self.omit]
+            else:
+                cy, cy2, cv = np.cumsum(y), np.cumsum(y * y), np.cumsum(v)
+                last = self.upto - 1  # type: ignore[operator]
+                ss = cy2[last] - cy[last] ** 2 / n
+                sv = cv[last]
+            he = (ss - sv * (1.0 - 1.0 / n)) / (n - 1)
+        return np.where(n > 1, np.maximum(0.0, he), 0.0)
+
+
+class Regression:
+    """A meta-regression y = Xβ + u + e (X with intercept column) as a model for :func:`fisher`."""
+
+    def __init__(self, y: FArray, v: FArray, X: FArray) -> None:
+        self.y, self.v, self.X = y, v, X
+
+    def score(self, tau2: np.float64, rows: None, reml: bool, newton: bool = False) -> tuple:
+        """(U, I, None): score and Fisher information × 2 (no Newton terms for regressions)."""
+        fit = wls(self.y, 1.0 / (self.v + tau2), self.X)
+        if reml:
+            return np.float64(fit.ypp - fit.tr_p()), np.float64(fit.sum_p2()), None
+        return np.float64(fit.ypp - float(fit.w.sum())), np.float64(fit.w @ fit.w), None
+
+    def ll_gap(self, tau2: np.float64, rows: None, reml: bool) -> np.float64:
+        def ll(t: float) -> float:
+            fit = wls(self.y, 1.0 / (self.v + t), self.X)
+            out = -0.5 * float(np.log1p(t / self.v).sum()) - 0.5 * fit.rss
+            return out - 0.5 * float(np.linalg.slogdet(np.linalg.inv(fit.A))[1]) if reml else out
+
+        return np.float64(ll(0.0) - ll(float(tau2)))
+
+    def start(self) -> np.float64:
+        k, p = self.X.shape
+        fit = wls(self.y, np.ones(k), self.X)
+        tr_pv = float(self.v @ (1.0 - np.broadcast_to(fit.h, self.v.shape)))
+        return np.float64(max(0.0, (float(fit.resid @ fit.resid) - tr_pv) / (k - p)))
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Result of :func:`fisher`: tau² per fit, iterations, convergence and tau² = 0 resets."""
+
+    tau2: FArray | np.float64
+    iterations: int
+    converged: FArray | bool
+    reset: FArray | bool
+
+
+def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start: Any = None) -> Scoring:
+    """REML (or ML) Fisher scoring with step halving from the HE start, then the tau² = 0 check.
+
+    ``scale`` is the typical sampling variance (exact control's absolute floor is
+    ``threshold`` × 1e-3 × scale); ``start`` replaces the HE start (leave-one-out fits under
+    exact control start from the full fit's tau², which they differ from by O(1/k)). A step
+    that would make tau² negative is halved (metafor);
+    under exact control a fit whose score at 0 points down stops exactly at 0 instead, and the
+    step is Newton's wherever the observed information exceeds half the expected one: Newton
+    converges quadratically where scoring converges linearly (and scoring overshoots where the
+    observed information exceeds twice the expected one).
+    """
+    t = model.start() if start is None else start
+    many = isinstance(t, np.ndarray)
+    if control.exact:
+        atol, rtol = control.threshold * 1e-3 * scale, control.threshold
+    else:
+        atol, rtol = control.threshold, 0.0
+    out = t.copy() if many else t
+    ok = np.ones(t.size, dtype=bool) if many else True
+    rows = np.flatnonzero(getattr(model, "free", True) & ok) if many else None
+    if many:
+        t = out[rows]
+    it = 0
+    while rows is None or rows.size:
+        it += 1
+        num, den, obs = model.score(t, rows, reml, control.exact)
+        adj = num / den
+        if obs is not None:  # exact control: Newton's step unless the observed information is small
+            near = obs > 0.5 * den
+            denom = np.where(near, obs, den) if isinstance(near, np.ndarray) else (obs if near else den)
+            adj = adj + near * (num / denom - adj)
+        adj = adj * control.stepadj
+        adj = adj * ~((t == 0) & (adj < 0))  # at 0 and pointing down: stay
+        neg = t + adj < 0
+        if neg.any() and control.exact:
+            num0 = model.score(t * 0.0, rows, reml)[0]
+            adj = adj - (neg & (num0 <= 0)) * (t + adj)  # lands exactly on 0
+            neg = t + adj < 0
+        while neg.any():
+            adj = adj * (1.0 - 0.5 * neg)
+            neg = t + adj < 0
+        new = t + adj
+        conv = abs(new - t) <= atol + rtol * new
+        if many:
+            out[rows] = new  # type: ignore[index]
+        else:
+            out = new
+        if conv.all():
+            break
+        if it > control.maxiter:
+            if many:
+                ok[rows[~conv]] = False  # type: ignore[index]
+            else:
+                ok = False
+            break
+        if many:
+            rows, t = rows[~conv], new[~conv]  # type: ignore[index]
+        else:
+            t = new
+    reset = _zero_check(model, out, ok, reml, control, atol)
+    if reset is True:
+        out = np.float64(0.0)
+    return Scoring(out, it, ok, reset)
+
+
+def _zero_check(
+    model: Model, tau2: FArray | np.float64, ok: FArray | bool, reml: bool, control: Control, atol: float
+) -> FArray | bool:
+    """metafor's check for a local maximum: tau² is set to 0 where ll(0) > ll(tau²) + tol."""
+    if not control.ll0check:
+        return np.zeros(np.size(tau2), dtype=bool) if isinstance(tau2, np.ndarray) else False
+    tol = ZERO_CHECK_TOL if control.exact else control.tol
+    floor = 0.0 if control.exact else atol
+    if isinstance(tau2, np.ndarray):
+        rows = np.flatnonzero(ok)  # all rows, so the sums are shared with the inference block
+        reset = np.zeros(tau2.size, dtype=bool)
+        if np.any(tau2[rows] > floor):
+            gap = model.ll_gap(tau2[rows], rows, reml)
+            stuck = rows[(gap > tol) & (tau2[rows] > floor)]
+            tau2[stuck] = 0.0
+            reset[stuck] = True
+        return reset
+    return bool(ok and tau2 > floor and model.ll_gap(tau2, None, reml) > tol)
+
+
+def _dominant_traces(w: FArray, sw: float, sw2: float) -> tuple[float, float]:
+    """tr P and Σ P_ij² when one weight w_m holds most of Σw (so Σw − Σw²/Σw would cancel).
+
+    With S' = Σ_{i≠m} w_i summed directly: tr P = Σ_i w_i (S − w_i)/S, where S − w_m = S';
+    Σ P² = Σ_i w_i² (1 − w_i/S)² + Σ_i w_i² (Σ_{j≠i} w_j²)/S², where Σ_{j≠m} w_j² is summed directly.
+    """
+    m = int(np.argmax(w))
+    wm = float(w[m])
+    others = np.delete(w, m)
+    s1, s2 = float(others.sum()), float(others @ others)
+    q = others / sw
+    trp = (wm * s1 + float(others @ (sw - others))) / sw
+    own = (wm * s1 / sw) ** 2 + float((others * others) @ ((1.0 - q) ** 2))
+    cross = wm * wm * s2 + float((others * others) @ (sw2 - others * others))
+    return trp, own + cross / (sw * sw)
+
+
+__all__ = ["EPS", "Fits", "Regression", "Scoring", "Sums", "Workspace", "fisher", "matvec", "rowdot", "vdot"]
