@@ -42,10 +42,12 @@ def next_version(root: Path, level: str) -> str:
 
 
 def later_date(root: Path, days: int = 1) -> str:
-    """A release date after the shipped release (releases may not go back in time)."""
+    """A valid date for the next release: ``days`` after the shipped release, but never after today
+    (releases may not go back in time, nor be dated in the future)."""
     import datetime as dt
 
-    return (dt.date.fromisoformat(release_date(root)) + dt.timedelta(days=days)).isoformat()
+    later = dt.date.fromisoformat(release_date(root)) + dt.timedelta(days=days)
+    return min(later, dt.date.today()).isoformat()
 
 
 def ids(path: Path, column: str) -> set[str]:

@@ -19,9 +19,8 @@ import nbformat
 import pytest
 import yaml
 from browser import CHROMIUM, load, outline
-from livingreview.book.execute import compute_project_variables
 from livingreview.book.render import build_preview
-from livingreview.book.variables import write_variables
+from livingreview.book.variables import compute_project_variables, write_variables
 from livingreview.project.paths import Project
 from payloads import MARKERS, PAYLOADS
 

@@ -411,14 +411,15 @@ def test_trigger_cannot_forge_a_changelog_heading_and_empty_patch_is_refused(pro
     set_cell(project_copy, "studies", "notes", "a corrected note")
     project = Project(project_copy)
     forged = "typo fixed\n\n## 9.9.9 — 2026-01-01\n\n# Injected chapter {#sec-x}"
-    plan = plan_release(project, NEXT, trigger=forged, date=TODAY)
+    patch = next_version(ROOT, "patch")  # a corrected note is a PATCH
+    plan = plan_release(project, patch, trigger=forged, date=TODAY)
     assert "\n" not in plan.trigger
     write_release(project, plan)
     text = (project_copy / CHANGELOG).read_text(encoding="utf-8")
-    assert changelog_versions(text)[:2] == [(NEXT, TODAY), (current_version(ROOT), release_date(ROOT))]
-    this_entry = text.split(f"## {NEXT}", 1)[1].split(f"## {current_version(ROOT)}", 1)[0]
+    assert changelog_versions(text)[:2] == [(patch, TODAY), (current_version(ROOT), release_date(ROOT))]
+    this_entry = text.split(f"## {patch}", 1)[1].split(f"## {current_version(ROOT)}", 1)[0]
     assert not re.search(r"(?m)^#", this_entry)
     assert problems(project_copy) == []  # the new snapshot carries its manifest, recorded in the changelog
     assert "Snapshot checksum" in this_entry
-    with pytest.raises(ReleaseError, match=f"nothing changed since v{NEXT}"):
-        plan_release(project, NEXT[:-1] + "1", date=TODAY)
+    with pytest.raises(ReleaseError, match=f"nothing changed since v{patch}"):
+        plan_release(project, next_version(project_copy, "patch"), date=TODAY)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from frictionless import validate
-from livingreview.book.execute import compute_project_variables
-from livingreview.book.variables import flatten
+from livingreview.book.variables import compute_project_variables, flatten
 from livingreview.project.paths import Project
 from livingreview.versions.results import (
     CATALOGUE,
@@ -22,6 +21,7 @@ from livingreview.versions.results import (
     results_report,
     write_results,
 )
+from scratch import add_study
 
 
 def rows(path: Path) -> dict[str, dict[str, str]]:
@@ -70,6 +70,7 @@ def test_every_catalogued_number_equals_its_variable(root: Path) -> None:
 
 
 def test_release_snapshots_results_and_whats_new_compares_them(project_copy: Path) -> None:
+    add_study(project_copy)  # something to release, whatever the shipped state
     done = cli(project_copy, "release", "1.0.0", "--protocol-change")  # dated today
     assert done.returncode == 0, done.stderr
     snap = project_copy / "releases" / "v1.0.0" / "results"

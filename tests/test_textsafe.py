@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import typst
 import yaml
-from livingreview.book.execute import compute_project_variables
 from livingreview.book.pandoc import convert
+from livingreview.book.variables import compute_project_variables
 from livingreview.project.paths import Project
 from livingreview.text.safe import (
     MarkdownText,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from livingreview.book.execute import compute_project_variables
 from livingreview.book.variables import (
+    compute_project_variables,
     direction_sentence,
     flatten,
     fmt_p,

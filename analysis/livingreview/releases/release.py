@@ -354,8 +354,7 @@ def prepend_changelog(existing: str | None, entry: str) -> str:
 
 def write_release(project: Project, plan: ReleasePlan) -> list[Path]:
     """Write the release ``plan``: snapshot, CITATION.cff, CHANGELOG.md, .zenodo.json, _variables.yml."""
-    from livingreview.book.execute import compute_project_variables
-    from livingreview.book.variables import write_variables
+    from livingreview.book.variables import compute_project_variables, write_variables
     from livingreview.data.dataset import load_dataset
     from livingreview.versions.results import RESULTS_DIR, project_results
 
