@@ -26,6 +26,7 @@ from livingreview.meta_core import (
     FArray,
     InputError,
     MetaAnalysisError,
+    check_data,
     check_yi_vi,
     chisq_sf,
     wls,
@@ -214,7 +215,7 @@ def rma(
     (metafor's absolute stopping rules, to reproduce its printed output), or a :class:`Control`.
     """
     control = Control.of(control)
-    y, v = check_yi_vi(yi, vi, control.exact)
+    y, v, extent = check_data(yi, vi, control.exact)
     if method not in METHODS:
         raise MetaAnalysisError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if test not in TESTS:
@@ -234,9 +235,9 @@ def rma(
             )
     if k == 1:
         test = "z"
-    if v.max() >= 1e7 * v.min():
+    if extent.vmax >= 1e7 * extent.vmin:
         warnings.warn("ratio of largest to smallest vi is extremely large", stacklevel=2)
-    prep = prepare(y, v, control.exact)
+    prep = prepare(y, v, control.exact, extent)
     fits = Fits(prep.y, prep.v) if X is None else None
     t2 = estimate_tau2(prep.y, prep.v, X, p, method, control, prep.scale, fits)
     if fits is not None:

@@ -40,8 +40,8 @@ def intercept_stats(
     else:
         where, sqrt, absolute, maximum = _where, math.sqrt, abs, max  # type: ignore[assignment]
     rows = np.arange(tau2.size) if many else None
-    at = fits.sums(tau2, rows, sw3=False)
-    zero = at if method == "EE" else fits.sums(tau2 * 0.0, rows, sw3=False)
+    at = fits.sums(tau2, rows, sw3=False, ypp=False)
+    zero = at if method == "EE" else fits.sums(tau2 * 0.0, rows, sw3=False, ypp=False)
     mu, sw, rss, q_raw, tr_p0 = at.mu, at.sw, at.rss, zero.rss, zero.tr_p
     if not many:
         mu, sw, rss, q_raw, tr_p0, tau2 = (float(x) for x in (mu, sw, rss, q_raw, tr_p0, tau2))
