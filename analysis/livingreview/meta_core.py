@@ -76,6 +76,7 @@ class Control:
         raise MetaAnalysisError(f"unknown control {control!r}; choose 'exact' or 'metafor'")
 
 
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce  # ndarray.min/max without their Python wrappers
 EXACT = Control()  # the default (frozen, so one instance serves every fit)
 TINY = float(np.finfo(float).tiny)  # smallest normal double: below it precision is lost
 MAX_VI_RATIO = 1e100  # widest range of variances the sums can hold without overflow
@@ -128,7 +129,7 @@ def check_data(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArray
         raise MetaAnalysisError(f"yi and vi differ in length ({y.size} vs {v.size})")
     if y.size == 0:
         raise MetaAnalysisError("no studies (k = 0)")
-    extent = Extent(float(y.min()), float(y.max()), float(v.min()), float(v.max()))
+    extent = Extent(float(_MIN(y)), float(_MAX(y)), float(_MIN(v)), float(_MAX(v)))
     vmin, vmax = extent.vmin, extent.vmax
     ymax = max(extent.ymax, -extent.ymin)  # NaN if any yi is NaN (min and max both are)
     lo, hi = (TINY, math.inf) if exact else METAFOR_RANGE

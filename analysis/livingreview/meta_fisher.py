@@ -24,6 +24,8 @@ from livingreview.meta_core import EPS, MAX_Z, Control, Extent, FArray, InputErr
 BIG = 1 << 15  # from this length on, 1-D products avoid BLAS ddot (threads slow it down)
 BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 512 KiB)
 ZERO_CHECK_TOL = 1e-9  # exact control: ll(0) − ll(tau²) above rounding means tau² is not the max
+# ndarray.sum/min/max without their Python-level wrappers (numpy._core._methods): the same reductions
+_sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
 
 
 def vdot(a: FArray, b: FArray) -> np.float64:
@@ -51,11 +53,18 @@ class Workspace:
     _local = threading.local()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
+        local = self._local
+        base = getattr(local, "base", None)
+        last = getattr(local, "last", None)  # (shape, base, views) of the previous workspace
+        if last is not None and last[0] == shape and last[1] is base:
+            self.w, self.r, self.t, self.u = last[2]
+            return
         size = math.prod(shape)
-        base = getattr(self._local, "base", None)
         if base is None or base.shape[1] < size:
-            base = self._local.base = np.empty((4, size))
-        self.w, self.r, self.t, self.u = (base[i, :size].reshape(shape) for i in range(4))
+            base = local.base = np.empty((4, size))
+        views = tuple(base[i, :size].reshape(shape) for i in range(4))
+        local.last = (shape, base, views)
+        self.w, self.r, self.t, self.u = views
 
     @classmethod
     def release(cls) -> None:
@@ -93,8 +102,8 @@ def prepare(y: FArray, v: FArray, exact: bool = True, extent: Extent | None = No
     ``extent`` (from :func:`~livingreview.meta_core.check_data`) saves four passes over the data.
     """
     if extent is None:
-        extent = Extent(float(y.min()), float(y.max()), float(v.min()), float(v.max()))
-    shift = float(y.sum()) / y.size  # = y.mean()
+        extent = Extent(float(_min(y)), float(_max(y)), float(_min(v)), float(_max(v)))
+    shift = float(_sum(y)) / y.size  # = y.mean()
     yc = y - shift
     vmin, vmax = extent.vmin, extent.vmax
     mid = 0.5 * (math.log2(vmin) + math.log2(vmax))
@@ -163,8 +172,9 @@ class Fits:
             self.n = upto
         else:
             self.n = k
-        self.free = np.asarray(self.n) > 1  # fits of one study have tau² = 0 and no iterations
+        self.free = k > 1 if self.single else np.asarray(self.n) > 1  # one study: tau² = 0, no iterations
         self._ws: Workspace | None = None
+        self._held: Any = None  # the tau² whose weights a single fit's work array w holds
         if omit is None and upto is not None:
             self.upto = np.asarray(upto)
         self._memo: dict[Any, Sums] = {}
@@ -254,7 +264,8 @@ class Fits:
             np.divide(1.0, self.v, out=w)
         else:
             np.divide(1.0, np.add(self.v, tau2, out=w), out=w)
-        sw = w.sum()
+        self._held = tau2
+        sw = _sum(w)
         mu = dot(w, y) / sw
         r = np.subtract(y, mu, out=ws.r)
         wr = np.multiply(w, r, out=ws.t)
@@ -263,9 +274,9 @@ class Fits:
         yp3 = sw2r = None
         if newton:
             w2r = np.multiply(wr, w, out=ws.r)
-            yp3, sw2r = dot(w2r, wr), w2r.sum()
+            yp3, sw2r = dot(w2r, wr), _sum(w2r)
         w2 = np.multiply(w, w, out=ws.u)
-        sw2 = w2.sum()
+        sw2 = _sum(w2)
         traces = _dominant_traces(w, sw, sw2) if sw2 > 0.25 * sw * sw else None
         return Sums(sw, sw2, dot(w2, w) if sw3 else None, mu, s_rss, s_ypp, yp3, sw2r, traces)
 
@@ -305,11 +316,14 @@ class Fits:
 
     def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
         """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
-        at, zero = self.sums(tau2, rows, ypp=False), self.sums(tau2 * 0.0, rows, sw3=False, ypp=False)
+        at = self.sums(tau2, rows, ypp=False)
+        self._held = None
+        zero = self.sums(tau2 * 0.0, rows, sw3=False, ypp=False)
         if self.single:
-            ws = self._workspace()
-            x = np.multiply(np.divide(1.0, self.v, out=ws.w), tau2, out=ws.r)
-            gap = 0.5 * np.log1p(x, out=x).sum()
+            ws = self._ws or self._workspace()
+            w0 = ws.w if self._held == 0 else np.divide(1.0, self.v, out=ws.w)  # 1/v if just computed
+            x = np.multiply(w0, tau2, out=ws.r)
+            gap = 0.5 * _sum(np.log1p(x, out=x))
         else:
             logdet = []
             off = 0
@@ -329,8 +343,8 @@ class Fits:
         y, v = self.y, self.v
         if self.single:
             k = y.size
-            d = y - y.sum() / k
-            return np.float64(max(0.0, (vdot(d, d) - v.sum() * (1.0 - 1.0 / k)) / (k - 1)))
+            d = y - _sum(y) / k
+            return np.float64(max(0.0, (self._dot(d, d) - _sum(v) * (1.0 - 1.0 / k)) / (k - 1)))
         n = np.asarray(self.n, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.omit is not None:
