@@ -2,8 +2,9 @@
 
 Run from the repository root:  PYTHONPATH=analysis python bench/bench_meta.py [--repeats N]
 
-Every case runs in-process, best of N calls (the machine may be shared: the load average is
-printed), once with a single BLAS thread and once with the default threads (threadpoolctl).
+Every case runs in-process, best of N calls (the machine may be shared: the load average and
+CPU times are printed; ours and the minimal fit are called alternately), once with a single
+BLAS thread and once with the default threads (threadpoolctl).
 Targets (issue 13): REML + Knapp–Hartung within 1.3× of :func:`minimal_reml_knha` (the same
 semantics in a few lines of numpy) at k = 100 … 1,000,000; leave-one-out k = 500 ≤ 15 ms and
 k = 2,000 ≤ 150 ms with peak memory ≤ 30 MiB; cumulative k = 500 ≤ 20 ms; no slowdown from
@@ -107,14 +108,33 @@ def minimal_reml_knha(y: np.ndarray, v: np.ndarray) -> dict[str, float]:
             "pi_ub": est + crit * spi}  # fmt: skip
 
 
-def best(fn: Callable[[], Any], repeats: int) -> float:
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of the fastest of ``repeats`` calls after one warm-up call.
+
+    CPU time well below wall time means the process waited for the CPU (a loaded machine)."""
     fn()
-    times = []
+    runs = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+    return min(runs)
+
+
+def paired(fa: Callable[[], Any], fb: Callable[[], Any], repeats: int) -> tuple[tuple[float, float], ...]:
+    """:func:`timed` for two functions with their calls alternated, so that both see the same
+    machine (a shared machine's load and clock change within seconds)."""
+    fa(), fb()
+    ra, rb = [], []
+    for _ in range(repeats):
+        ra.append(timed(fa, 1))
+        rb.append(timed(fb, 1))
+    return min(ra), min(rb)
+
+
+def best(fn: Callable[[], Any], repeats: int) -> float:
+    """Wall seconds of the fastest call (see :func:`timed`)."""
+    return timed(fn, repeats)[0]
 
 
 def peak_mib(fn: Callable[[], Any]) -> float:
@@ -146,21 +166,24 @@ def statsmodels_pm(y: np.ndarray, v: np.ndarray) -> float:
 
 def single_fits(repeats: int) -> None:
     print("\nREML + Knapp–Hartung, one fit: ours vs the minimal numpy fit (target ≤ 1.3×)")
-    print(f"{'k':>10} {'BLAS':>8} {'ours':>13} {'minimal':>13} {'ratio':>7}  check")
+    head = ("k", "BLAS", "ours", "(CPU)", "minimal", "(CPU)", "ratio")
+    print(" ".join(f"{h:>{n}}" for h, n in zip(head, (10, 8, 13, 13, 13, 13, 7), strict=True)), " check")
     data = {k: make_data(k, k) for k in SIZES}
     for k in SIZES:
         y, v = data[k]
         reps = repeats if k <= 100_000 else max(3, repeats // 10)
         for label, limit in (("1 thread", 1), ("default", None)):
             with threadpool_limits(limits=limit):
-                ours = best(lambda y=y, v=v: rma(y, v, test="knha"), reps)
-                mini = best(lambda y=y, v=v: minimal_reml_knha(y, v), reps)
+                (ours, ours_cpu), (mini, mini_cpu) = paired(
+                    lambda y=y, v=v: rma(y, v, test="knha"), lambda y=y, v=v: minimal_reml_knha(y, v), reps
+                )
             fit, m = rma(y, v, test="knha"), minimal_reml_knha(y, v)
             same = abs(fit.tau2 - m["tau2"]) <= 1e-11 * m["tau2"] and abs(
                 fit.ci_lb[0] - m["ci_lb"]
             ) <= 1e-11 * abs(m["ci_lb"])
             flag = "ok" if ours <= 1.3 * mini else "MISSED"
-            print(f"{k:>10,} {label:>8} {ms(ours)} {ms(mini)} {ours / mini:6.2f}x  "
+            times = f"{ms(ours)} {ms(ours_cpu)} {ms(mini)} {ms(mini_cpu)}"
+            print(f"{k:>10,} {label:>8} {times} {ours / mini:6.2f}x  "
                   f"{'same answer' if same else 'DIFFERENT'} {flag}")  # fmt: skip
     y, v = data[1_000_000]
     with threadpool_limits(limits=1):
@@ -178,13 +201,13 @@ def batches(repeats: int) -> None:
         fit = rma(y, v)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t1 = best(lambda fit=fit, fn=fn: fn(fit), repeats)
+            t1, c1 = timed(lambda fit=fit, fn=fn: fn(fit), repeats)
             with threadpool_limits(limits=1):
-                t_one = best(lambda fit=fit, fn=fn: fn(fit), repeats)
+                t_one, c_one = timed(lambda fit=fit, fn=fn: fn(fit), repeats)
             mem = peak_mib(lambda fit=fit, fn=fn: fn(fit))
         flag = "ok" if min(t1, t_one) <= target and (what != "leave-one-out" or mem <= 30) else "MISSED"
-        print(f"  {what:14} k = {k:>5,}: {ms(t_one)} (1 thread) {ms(t1)} (default)  target {ms(target)}  "
-              f"peak {mem:5.1f} MiB  {flag}")  # fmt: skip
+        print(f"  {what:14} k = {k:>5,}: {ms(t_one)} (1 thread; CPU {ms(c_one)}) {ms(t1)} (default; "
+              f"CPU {ms(c1)})  target {ms(target)}  peak {mem:5.1f} MiB  {flag}")  # fmt: skip
 
 
 def others() -> None:
@@ -263,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     batches(max(3, args.repeats // 2))
     others()
     cold_start()
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}; process CPU {time.process_time():.1f} s")
     return 0
 
 

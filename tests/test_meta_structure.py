@@ -51,3 +51,14 @@ def test_meta_command_imports_only_what_it_uses(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           env={"PYTHONPATH": env_path, "PATH": ""})  # fmt: skip
     assert json.loads(proc.stdout.strip().replace("'", '"')) == []
+
+
+def test_fast_result_has_every_field() -> None:
+    """MetaResult._of (the single-fit path) sets exactly the dataclass's fields."""
+    import dataclasses
+
+    from livingreview.meta import MetaResult, rma
+
+    fit = rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.01], test="knha")
+    assert set(vars(fit)) == {f.name for f in dataclasses.fields(MetaResult)}
+    assert dataclasses.replace(fit) == fit

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,15 +67,17 @@ class Control:
     @classmethod
     def of(cls, control: Control | str | None) -> Control:
         """A Control from an instance, ``"exact"`` (also None) or ``"metafor"``."""
-        if control is None or control == "exact":
-            return cls()
-        if control == "metafor":
-            return cls.metafor()
         if isinstance(control, Control):
             return control
+        if control is None or control == "exact":
+            return EXACT
+        if control == "metafor":
+            return cls.metafor()
         raise MetaAnalysisError(f"unknown control {control!r}; choose 'exact' or 'metafor'")
 
 
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce  # ndarray.min/max without their Python wrappers
+EXACT = Control()  # the default (frozen, so one instance serves every fit)
 TINY = float(np.finfo(float).tiny)  # smallest normal double: below it precision is lost
 MAX_VI_RATIO = 1e100  # widest range of variances the sums can hold without overflow
 MAX_Z = 1e50  # largest |yi − mean| in units of the typical standard error
@@ -99,6 +101,15 @@ def _as_vector(x: ArrayLike, name: str) -> FArray:
     return out
 
 
+class Extent(NamedTuple):
+    """Smallest and largest outcome and variance of checked data (found once, used by every step)."""
+
+    ymin: float
+    ymax: float
+    vmin: float
+    vmax: float
+
+
 def check_yi_vi(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArray, FArray]:
     """Return (yi, vi) as float vectors or raise :class:`InputError` naming the first bad value.
 
@@ -106,14 +117,21 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArra
     precision: subnormal variances, variances spanning more than 1e100, and outcomes so far
     from the others that their squares in units of the variances would overflow.
     """
+    y, v, _ = check_data(yi, vi, exact)
+    return y, v
+
+
+def check_data(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArray, FArray, Extent]:
+    """:func:`check_yi_vi` that also returns the :class:`Extent` of the data."""
     y = _as_vector(yi, "yi")
     v = _as_vector(vi, "vi")
     if y.size != v.size:
         raise MetaAnalysisError(f"yi and vi differ in length ({y.size} vs {v.size})")
     if y.size == 0:
         raise MetaAnalysisError("no studies (k = 0)")
-    vmin, vmax = float(v.min()), float(v.max())
-    ymax = float(np.abs(y).max())
+    extent = Extent(float(_MIN(y)), float(_MAX(y)), float(_MIN(v)), float(_MAX(v)))
+    vmin, vmax = extent.vmin, extent.vmax
+    ymax = max(extent.ymax, -extent.ymin)  # NaN if any yi is NaN (min and max both are)
     lo, hi = (TINY, math.inf) if exact else METAFOR_RANGE
     if (
         math.isfinite(ymax)
@@ -123,7 +141,7 @@ def check_yi_vi(yi: ArrayLike, vi: ArrayLike, exact: bool = True) -> tuple[FArra
         and vmax <= hi
         and vmax <= MAX_VI_RATIO * vmin
     ):
-        return y, v
+        return y, v, extent
     for name, arr in (("yi", y), ("vi", v)):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:

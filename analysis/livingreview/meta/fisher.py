@@ -12,17 +12,20 @@ relative under exact control and metafor's absolute rule under ``Control.metafor
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from livingreview.meta.core import EPS, Control, FArray, wls
+from livingreview.meta.core import EPS, MAX_Z, Control, Extent, FArray, InputError, wls
 
 BIG = 1 << 15  # from this length on, 1-D products avoid BLAS ddot (threads slow it down)
 BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 512 KiB)
 ZERO_CHECK_TOL = 1e-9  # exact control: ll(0) − ll(tau²) above rounding means tau² is not the max
+# ndarray.sum/min/max without their Python-level wrappers (numpy._core._methods): the same reductions
+_sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
 
 
 def vdot(a: FArray, b: FArray) -> np.float64:
@@ -50,11 +53,18 @@ class Workspace:
     _local = threading.local()
 
     def __init__(self, shape: tuple[int, ...]) -> None:
+        local = self._local
+        base = getattr(local, "base", None)
+        last = getattr(local, "last", None)  # (shape, base, views) of the previous workspace
+        if last is not None and last[0] == shape and last[1] is base:
+            self.w, self.r, self.t, self.u = last[2]
+            return
         size = math.prod(shape)
-        base = getattr(self._local, "base", None)
         if base is None or base.shape[1] < size:
-            base = self._local.base = np.empty((4, size))
-        self.w, self.r, self.t, self.u = (base[i, :size].reshape(shape) for i in range(4))
+            base = local.base = np.empty((4, size))
+        views = tuple(base[i, :size].reshape(shape) for i in range(4))
+        local.last = (shape, base, views)
+        self.w, self.r, self.t, self.u = views
 
     @classmethod
     def release(cls) -> None:
@@ -86,16 +96,20 @@ class Prepared:
         return math.ldexp(1.0, 2 * self.e)
 
 
-def prepare(y: FArray, v: FArray, exact: bool = True) -> Prepared:
-    """Centre (and under exact control, for extreme units, rescale) checked data."""
-    from livingreview.meta.core import MAX_Z, InputError
+def prepare(y: FArray, v: FArray, exact: bool = True, extent: Extent | None = None) -> Prepared:
+    """Centre (and under exact control, for extreme units, rescale) checked data.
 
-    shift = float(y.mean())
+    ``extent`` (from :func:`~livingreview.meta.core.check_data`) saves four passes over the data.
+    """
+    if extent is None:
+        extent = Extent(float(_min(y)), float(_max(y)), float(_min(v)), float(_max(v)))
+    shift = float(_sum(y)) / y.size  # = y.mean()
     yc = y - shift
-    vmin, vmax = float(v.min()), float(v.max())
+    vmin, vmax = extent.vmin, extent.vmax
     mid = 0.5 * (math.log2(vmin) + math.log2(vmax))
     e = round(mid / 2) if exact and abs(mid) > 120 else 0
-    spread = max(float(yc.max()), -float(yc.min())) / math.ldexp(1.0, round(mid / 2))
+    # max(yc) = fl(max(y) − shift): rounding is monotone, so the extremes of yc need no pass
+    spread = max(extent.ymax - shift, -(extent.ymin - shift)) / math.ldexp(1.0, round(mid / 2))
     if not spread <= MAX_Z:
         i = int(np.argmax(np.abs(yc)))
         raise InputError("yi", i, f"{y[i]:.17g} is too far from the other outcomes for their "
@@ -158,21 +172,16 @@ class Fits:
             self.n = upto
         else:
             self.n = k
-        self.free = np.asarray(self.n) > 1  # fits of one study have tau² = 0 and no iterations
+        self.free = k > 1 if self.single else np.asarray(self.n) > 1  # one study: tau² = 0, no iterations
         self._ws: Workspace | None = None
+        self._held: Any = None  # the tau² whose weights a single fit's work array w holds
         if omit is None and upto is not None:
             self.upto = np.asarray(upto)
-        self._memo: dict[tuple, Sums] = {}
+        self._memo: dict[Any, Sums] = {}
+        self._dot: Any = operator.matmul if k < BIG else vdot  # all 1-D products have length k
 
     def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
         w = ws.w
-        if self.single:
-            if tau2 == 0:
-                np.divide(1.0, self.v, out=w)
-            else:
-                np.add(self.v, tau2, out=w)
-                np.divide(1.0, w, out=w)
-            return w
         np.add(self.v[: w.shape[1]], tau2[:, None], out=w)  # type: ignore[index]
         np.divide(1.0, w, out=w)
         assert rows is not None
@@ -183,13 +192,14 @@ class Fits:
             w *= np.arange(w.shape[1])[None, :] < self.upto[rows][:, None]
         return w
 
-    def _blocks(self, rows: FArray | None) -> list[tuple[FArray | None, Workspace]]:
+    def _workspace(self) -> Workspace:
+        """The work arrays of a single fit (k values each)."""
+        if self._ws is None:
+            self._ws = Workspace((self.y.size,))
+        return self._ws
+
+    def _blocks(self, rows: FArray) -> list[tuple[FArray, Workspace]]:
         k = self.y.size
-        if self.single:
-            if self._ws is None:
-                self._ws = Workspace((k,))
-            return [(None, self._ws)]
-        assert rows is not None
         step = max(1, BLOCK // k)
         out = []
         for i in range(0, rows.size, step):
@@ -205,57 +215,70 @@ class Fits:
         sw3: bool = True,
         rss: bool = True,
         newton: bool = False,
+        ypp: bool = True,
     ) -> Sums:
         """Weighted sums at ``tau2`` (one value per row of ``rows``; scalar for a single fit).
 
-        ``sw3``, ``rss`` and ``newton`` ask for Σw³, Σw r² and the Newton terms (Σw³r², Σw²r);
-        the last few results are remembered, so a later request at the same tau² is free.
+        ``sw3``, ``rss``, ``newton`` and ``ypp`` ask for Σw³, Σw r², the Newton terms (Σw³r²,
+        Σw²r) and Σw²r² (single fits skip what is not asked for); the last few results are
+        remembered, so a later request at the same tau² is free.
         """
-        key = (float(tau2), None) if rows is None else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
+        key = float(tau2) if rows is None else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
         hit = self._memo.get(key)
         if (
             hit is not None
             and (hit.sw3 is not None or not sw3)
             and (hit.rss is not None or not rss)
             and (hit.yp3 is not None or not newton)
+            and (hit.ypp is not None or not ypp)
         ):
             return hit
+        if self.single:
+            return self._remember(key, self._explicit(tau2, sw3, rss, newton, ypp))  # type: ignore[arg-type]
+        assert rows is not None
         parts = []
         off = 0
         for block, ws in self._blocks(rows):
-            t = tau2 if block is None else tau2[off : off + block.size]  # type: ignore[index]
-            off += 0 if block is None else block.size
-            w = self._weights(t, block, ws)
-            if block is None:
-                parts.append(self._explicit(w, ws, sw3, rss, newton))
-            else:
-                parts.append(self._moments(w, ws, block))
+            t = tau2[off : off + block.size]  # type: ignore[index]
+            off += block.size
+            parts.append(self._moments(self._weights(t, block, ws), ws, block))
         if len(parts) == 1:
             out = Sums(*parts[0])
         else:
             out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
+        return self._remember(key, out)
+
+    def _remember(self, key: Any, out: Sums) -> Sums:
+        """Keep the sums of the last eight tau² values asked for."""
         if len(self._memo) >= 8:
             self._memo.pop(next(iter(self._memo)))
         self._memo[key] = out
         return out
 
-    def _explicit(self, w: FArray, ws: Workspace, sw3: bool, rss: bool, newton: bool) -> tuple:
+    def _explicit(self, tau2: np.float64, sw3: bool, rss: bool, newton: bool, ypp: bool) -> Sums:
         """One fit: sums over explicit residuals r = y − μ (about ten passes over k values)."""
-        y = self.y
-        sw = w.sum()
-        mu = vdot(w, y) / sw
+        ws = self._ws or self._workspace()
+        y, dot = self.y, self._dot
+        w = ws.w
+        if tau2 == 0:
+            np.divide(1.0, self.v, out=w)
+        else:
+            np.divide(1.0, np.add(self.v, tau2, out=w), out=w)
+        self._held = tau2
+        sw = _sum(w)
+        mu = dot(w, y) / sw
         r = np.subtract(y, mu, out=ws.r)
         wr = np.multiply(w, r, out=ws.t)
-        ypp = vdot(wr, wr)
-        s_rss = vdot(wr, r) if rss else None
+        s_ypp = dot(wr, wr) if ypp else None
+        s_rss = dot(wr, r) if rss else None
         yp3 = sw2r = None
         if newton:
             w2r = np.multiply(wr, w, out=ws.r)
-            yp3, sw2r = vdot(w2r, wr), w2r.sum()
+            yp3, sw2r = dot(w2r, wr), _sum(w2r)
         w2 = np.multiply(w, w, out=ws.u)
-        sw2 = w2.sum()
+        sw2 = _sum(w2)
         traces = _dominant_traces(w, sw, sw2) if sw2 > 0.25 * sw * sw else None
-        return sw, sw2, vdot(w2, w) if sw3 else None, mu, s_rss, ypp, yp3, sw2r, traces
+        return Sums(sw, sw2, dot(w2, w) if sw3 else None, mu, s_rss, s_ypp, yp3, sw2r, traces)
 
     def _moments(self, w: FArray, ws: Workspace, block: FArray) -> tuple:
         """A block of fits: weighted moments of (1, y − c, (y − c)²) by matrix products (BLAS),
@@ -284,26 +307,32 @@ class Fits:
         """(U, I, J): the score, expected and observed information of the (restricted) likelihood,
         each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``)."""
         s = self.sums(tau2, rows, sw3=reml, rss=False, newton=newton)
+        info = s.tr_pp if reml else s.sw2
         obs = None
         if newton:
             ypppy = s.yp3 - s.sw2r * s.sw2r / s.sw  # y'PPPy
-            obs = 2.0 * ypppy - (s.tr_pp if reml else s.sw2)
-        if reml:
-            return s.ypp - s.tr_p, s.tr_pp, obs
-        return s.ypp - s.sw, s.sw2, obs
+            obs = 2.0 * ypppy - info
+        return s.ypp - (s.tr_p if reml else s.sw), info, obs
 
     def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
         """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
-        at, zero = self.sums(tau2, rows), self.sums(tau2 * 0.0, rows)
-        logdet = []
-        off = 0
-        for block, ws in self._blocks(rows):
-            t = tau2 if block is None else tau2[off : off + block.size]  # type: ignore[index]
-            off += 0 if block is None else block.size
-            w0 = self._weights(t * 0.0, block, ws)
-            x = np.multiply(w0, t if block is None else t[:, None], out=ws.r)
-            logdet.append(np.log1p(x, out=x).sum(-1))
-        gap = 0.5 * (logdet[0] if len(logdet) == 1 else np.concatenate(logdet))
+        at = self.sums(tau2, rows, ypp=False)
+        self._held = None
+        zero = self.sums(tau2 * 0.0, rows, sw3=False, ypp=False)
+        if self.single:
+            ws = self._ws or self._workspace()
+            w0 = ws.w if self._held == 0 else np.divide(1.0, self.v, out=ws.w)  # 1/v if just computed
+            x = np.multiply(w0, tau2, out=ws.r)
+            gap = 0.5 * _sum(np.log1p(x, out=x))
+        else:
+            logdet = []
+            off = 0
+            for block, ws in self._blocks(rows):
+                t = tau2[off : off + block.size]  # type: ignore[index, union-attr]
+                off += block.size  # type: ignore[union-attr]
+                x = np.multiply(self._weights(t * 0.0, block, ws), t[:, None], out=ws.r)
+                logdet.append(np.log1p(x, out=x).sum(-1))
+            gap = 0.5 * (logdet[0] if len(logdet) == 1 else np.concatenate(logdet))
         gap = gap + 0.5 * (at.rss - zero.rss)
         if reml:
             gap = gap + 0.5 * (np.log(at.sw) - np.log(zero.sw))
@@ -314,8 +343,8 @@ class Fits:
         y, v = self.y, self.v
         if self.single:
             k = y.size
-            d = y - y.sum() / k
-            return np.float64(max(0.0, (vdot(d, d) - v.sum() * (1.0 - 1.0 / k)) / (k - 1)))
+            d = y - _sum(y) / k
+            return np.float64(max(0.0, (self._dot(d, d) - _sum(v) * (1.0 - 1.0 / k)) / (k - 1)))
         n = np.asarray(self.n, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.omit is not None:
@@ -384,6 +413,7 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
     """
     t = model.start() if start is None else start
     many = isinstance(t, np.ndarray)
+    some, every = (np.ndarray.any, np.ndarray.all) if many else (bool, bool)  # numpy bools: no reductions
     if control.exact:
         atol, rtol = control.threshold * 1e-3 * scale, control.threshold
     else:
@@ -405,11 +435,11 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
         adj = adj * control.stepadj
         adj = adj * ~((t == 0) & (adj < 0))  # at 0 and pointing down: stay
         neg = t + adj < 0
-        if neg.any() and control.exact:
+        if some(neg) and control.exact:
             num0 = model.score(t * 0.0, rows, reml)[0]
             adj = adj - (neg & (num0 <= 0)) * (t + adj)  # lands exactly on 0
             neg = t + adj < 0
-        while neg.any():
+        while some(neg):
             adj = adj * (1.0 - 0.5 * neg)
             neg = t + adj < 0
         new = t + adj
@@ -418,7 +448,7 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
             out[rows] = new  # type: ignore[index]
         else:
             out = new
-        if conv.all():
+        if every(conv):
             break
         if it > control.maxiter:
             if many:
