@@ -214,3 +214,25 @@ def test_build_killed_after_executing_is_rolled_back(tmp_path: Path) -> None:
     assert tree(root) == before
     assert _run(root, ["build", "--preview"]) == 0
     assert not (root / TXN_DIR).exists() and (root / "_preview" / "index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "command", [["build", "--preview"], ["execute"], RELEASE], ids=["build", "execute", "release"]
+)
+def test_command_refused_while_another_writes(tmp_path: Path, command: list[str]) -> None:
+    """`build` and `release` at once: the second writer says so in one line, exits 1 and writes nothing."""
+    root = _project(tmp_path, "review")
+    before = tree(root)
+    with ProjectLock(root, "build"):  # what a running build or release holds
+        done = subprocess.run(
+            [sys.executable, "-m", "livingreview", *command],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"livingreview {command[0]}: another livingreview command is writing"), line
+    assert tree(root) == before

@@ -23,6 +23,7 @@ from livingreview.book.render import build_preview
 from livingreview.book.variables import compute_project_variables, write_variables
 from livingreview.project.paths import Project
 from payloads import MARKERS, PAYLOADS
+from scratch import current_version
 
 EVIL_BIB = r"""
 @article{Evil2026,
@@ -48,13 +49,17 @@ def _inject(root: Path) -> None:
     living["triggers"] = [PAYLOADS[12], PAYLOADS[5], PAYLOADS[10]]
     living_path.write_text(yaml.safe_dump(living, allow_unicode=True), encoding="utf-8")
 
-    record_path = root / "releases" / "v0.1.0" / "whats-new.json"
+    # the trigger recorded by `release --trigger` for the version the book shows (not an older one,
+    # whose record no page reads)
+    snapshot = root / "releases" / f"v{current_version(root)}"
+    record_path = snapshot / "whats-new.json"
     record = json.loads(record_path.read_text(encoding="utf-8"))
     record["release"]["trigger"] = " ".join(PAYLOADS[6:10])
     record_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
 
     with (root / "references.bib").open("a", encoding="utf-8") as bib:
         bib.write(EVIL_BIB)
+    shutil.copy(root / "references.bib", snapshot)  # released with the entry: the book shows the trigger
     results = root / "chapters" / "results.qmd"
     results.write_text(results.read_text(encoding="utf-8") + "\nSee also [@Evil2026].\n", encoding="utf-8")
 
@@ -120,6 +125,8 @@ def test_no_script_runs_in_chromium_and_payloads_show_as_text(hostile: Path, tmp
     assert "cell link" in text["evidence.html"]  # a raw link in a cell keeps its text, loses its target
     assert "as in @fig-direction" in text["evidence.html"]  # not rewritten into a cross-reference
     assert "{{< embed ../analysis/02-synthesis.ipynb#fig-direction >}}" in text["index.html"]
+    assert "</div><script>document.title=" in text["index.html"]  # the release trigger, as text
+    assert PAYLOADS[9] in text["index.html"]
     assert "tex link" in text["references.html"]
 
 
@@ -148,3 +155,4 @@ def test_variables_hold_literal_markdown(hostile: Path) -> None:
     ):
         assert "\n" not in value, key
         assert not re.search(r"(?<!\\)[<{@\[]", value), (key, value)
+        assert "pwned" in value, (key, value)  # the payload did reach this value

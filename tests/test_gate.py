@@ -158,6 +158,13 @@ def test_datapackage_utf16(project_copy: Path) -> None:
     assert_one(problems(project_copy), "datapackage.json:1:-:", "not valid UTF-8")
 
 
+def test_datapackage_not_json(project_copy: Path) -> None:
+    path = project_copy / "data" / "datapackage.json"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")  # cut short, as by an interrupted copy
+    assert_one(problems(project_copy), "datapackage.json:", "invalid JSON")
+
+
 def _package(root: Path) -> dict:
     return json.loads((root / "data" / "datapackage.json").read_text(encoding="utf-8"))
 
@@ -271,6 +278,16 @@ def test_metadata_files(
     path = project_copy / name
     path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
     assert_one(problems(project_copy), prefix, text)
+
+
+@pytest.mark.parametrize("name", ["CITATION.cff", "living.yml"])
+def test_metadata_file_missing(project_copy: Path, name: str) -> None:
+    """As a release killed between its renames used to leave CITATION.cff: one line, exit 1."""
+    (project_copy / name).unlink()
+    assert_one(problems(project_copy), f"{name}:0:-:", "file is missing")
+    done = livingreview(project_copy, "whats-new")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{name}:0:-: file is missing" in done.stdout.splitlines() + done.stderr.splitlines()
 
 
 # --- release snapshots carry a checksum manifest ------------------------------------------------
