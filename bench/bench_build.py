@@ -9,7 +9,6 @@ Runs on a scratch copy of the checkout, so the working tree is untouched:
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
@@ -23,71 +22,8 @@ TARGETS_S = {"--help": 0.3, "validate": 1.0, "cold build": 15.0, "rebuild after 
 IGNORE = shutil.ignore_patterns(".git", "_book", "_preview", ".quarto", ".cache", "__pycache__", "*.egg-info")
 
 
-def append(path: Path, row: dict[str, str]) -> None:
-    with path.open(encoding="utf-8", newline="") as fh:
-        header = next(csv.reader(fh))
-    with path.open("a", encoding="utf-8", newline="") as fh:
-        csv.DictWriter(fh, header, lineterminator="\n").writerow(row)
-
-
-def add_study(root: Path) -> None:
-    """The smallest complete addition an author makes: study, association, screening, reference."""
-    data = root / "data"
-    url = "https://example.org/benchmark-study"
-    append(
-        data / "studies.csv",
-        {
-            "study_id": "Benchmark2026",
-            "citation_key": "Benchmark2026",
-            "year": "2026",
-            "design": "prospective_cohort",
-            "diagnosis": "depression",
-            "population": "benchmark",
-            "country": "not reported",
-            "setting": "not reported",
-            "medication": "not specified",
-            "arms": "single arm",
-            "n_analysed": "50",
-            "arm_relevance": "A",
-            "extraction_level": "abstract",
-            "source_url": url,
-        },
-    )
-    append(
-        data / "effects.csv",
-        {
-            "effect_id": "Benchmark2026-1",
-            "study_id": "Benchmark2026",
-            "outcome_domain": "symptoms",
-            "outcome_measure": "not named",
-            "arm": "medication",
-            "alliance_measure": "not named",
-            "rater": "patient",
-            "timing": "not reported",
-            "statistic_type": "significance_only",
-            "statistic_reported": "none",
-            "direction": "positive",
-            "significant": "yes",
-            "quote": "benchmark quote",
-            "source_url": url,
-        },
-    )
-    append(
-        data / "screening.csv",
-        {
-            "record_id": "Benchmark2026",
-            "citation": "Benchmark 2026",
-            "study_id": "Benchmark2026",
-            "decision": "included",
-            "source_url": url,
-            "notes_file": "literature-notes-2.md",
-        },
-    )
-    with (root / "references.bib").open("a", encoding="utf-8") as fh:
-        fh.write(
-            "\n@article{Benchmark2026,\n  author = {Benchmark, A.},\n"
-            "  title = {Benchmark study},\n  year = {2026}\n}\n"
-        )
+sys.path.insert(0, str(ROOT / "tests"))
+from scratch import add_study  # noqa: E402  the tests' complete addition (study, association, screening, RoB, reference)
 
 
 def timed(root: Path, *args: str) -> float:

@@ -26,6 +26,17 @@ def test_help_imports_nothing_heavy() -> None:
     assert done.returncode == 0 and "validate" in done.stdout and "meta" in done.stdout
 
 
+def test_version_is_read_only_when_asked_for() -> None:
+    """``--version`` prints the package version; other commands never import importlib.metadata."""
+    from importlib.metadata import version
+
+    done = subprocess.run([sys.executable, "-m", "livingreview", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"livingreview {version('livingreview')}"
+    probe = "import sys, livingreview\nprint('importlib.metadata' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_a_typo_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["valdate"])

@@ -13,9 +13,15 @@ One subpackage per stage of the pipeline; each imports only the stages below it 
     meta | project | text    the engine | the project on disk | data and numbers as text
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("livingreview")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata only when asked for (``livingreview --version``):
+    importing importlib.metadata would add ~20 ms to every command."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("livingreview")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
