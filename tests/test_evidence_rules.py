@@ -124,6 +124,20 @@ def test_self_report_verdict_follows_the_data(root: Path) -> None:
     assert v.loc["self_report", "verdict"] == "not supported"
 
 
+def test_randomised_alliance_verdict_follows_the_data(root: Path) -> None:
+    """No trial of a relationship intervention: supported, in plain words; one such trial: not supported."""
+    data = load_dataset(root / "data")
+    v = verdicts(data, load_claims(root / "data")).set_index("rule")
+    if v.loc["alliance_randomised", "verdict"] == "supported":
+        assert v.loc["alliance_randomised", "why"].startswith("no included study randomised")
+    effects = data.effects_with_studies().copy()
+    trial = effects.index[effects["design"].isin(["rct", "rct_secondary"])][0]
+    data.effects.loc[trial, "exposure"] = "relationship_intervention"
+    v = verdicts(data, load_claims(root / "data")).set_index("rule")
+    assert v.loc["alliance_randomised", "verdict"] == "not supported"
+    assert v.loc["alliance_randomised", "why"].startswith("1 study randomised")
+
+
 def test_a_claim_with_an_unknown_rule_is_rejected(data_copy: Path) -> None:
     path = data_copy / "claims.csv"
     with path.open(encoding="utf-8", newline="") as fh:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from livingreview.data.dataset import Dataset
 from livingreview.synthesis.domains import DomainSummary, summarise_domains
-from livingreview.text.numbers import p_relation
+from livingreview.text.numbers import p_relation, plural
 
 SUPPORTED, NOT_SUPPORTED, UNCHECKABLE = "supported", "not supported", "cannot be checked"
 INCLUDED = ("A", "B", "C")
@@ -183,12 +183,14 @@ def alliance_randomised(c: Context) -> Verdict:
         else pd.Series(False, index=c.effects.index)
     ]
     n = int(randomised["study_id"].nunique())
-    return Verdict(
-        SUPPORTED if n == 0 else NOT_SUPPORTED,
-        len(studies),
-        f"{n} studies randomised patients to an intervention on the relationship; none of the "
-        f"{len(studies)} included studies isolates the alliance experimentally",
-    )
+    if n == 0:
+        why = (
+            "no included study randomised patients to an intervention on the relationship, so none of "
+            f"the {len(studies)} included studies isolates the alliance experimentally"
+        )
+    else:
+        why = f"{plural(n, 'study', 'studies')} randomised patients to an intervention on the relationship"
+    return Verdict(SUPPORTED if n == 0 else NOT_SUPPORTED, len(studies), why)
 
 
 def psychotherapy_alignment(c: Context) -> Verdict:
