@@ -22,7 +22,7 @@ from livingreview.synthesis import sensitivity
 from livingreview.synthesis.denominators import participants
 from livingreview.synthesis.domains import DomainSummary, assess_pooling, summarise_domains
 from livingreview.synthesis.summary import summary_variables
-from livingreview.text.numbers import fmt_p, fmt_pct, fmt_r
+from livingreview.text.numbers import fmt_p, fmt_pct, fmt_r, p_relation
 from livingreview.text.safe import markdown_values
 from livingreview.versions.citation import ReviewMetadata, read_metadata
 from livingreview.versions.compare import versions_variables
@@ -66,8 +66,7 @@ VERB = {
 
 
 def _p_phrase(p: float | None) -> str:
-    text = fmt_p(p)
-    return text if text.startswith(("<", "not")) else f"= {text}"
+    return "not estimable" if p is None else p_relation(p)
 
 
 def _join(items: list[str]) -> str:
