@@ -80,3 +80,34 @@ def test_exact_frame_and_metafor_defaults() -> None:
     d = metafor_defaults_frame()
     row = d[(d["dataset"] == "bcg") & (d["method"] == "REML")].iloc[0]
     assert 1e-8 < row["tau2"] < 1e-5  # metafor's default REML stops about 2e-7 short on dat.bcg
+
+
+def test_committed_summary_is_current_and_recomputed_when_stale(tmp_path: Path) -> None:
+    """The committed summary matches its inputs (digest) and a fresh computation; a stale one is
+    recomputed and rewritten by ``validation_variables``."""
+    import json
+    import shutil
+
+    from livingreview.book.variables import (
+        VALIDATION_INPUTS,
+        VALIDATION_SUMMARY,
+        files_digest,
+        validation_variables,
+    )
+    from livingreview.project import Project
+
+    root = Path(__file__).resolve().parents[1]
+    stored = json.loads((root / VALIDATION_SUMMARY).read_text(encoding="utf-8"))
+    assert stored["digest"] == files_digest(root, VALIDATION_INPUTS), (
+        "run `livingreview execute` and commit it"
+    )
+    assert stored["values"] == summary_variables(root / VALIDATION_INPUTS[0])
+
+    copy = tmp_path / "review"
+    for pattern in (*VALIDATION_INPUTS, VALIDATION_SUMMARY):
+        for path in root.glob(pattern):
+            (copy / path.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy / path.relative_to(root))
+    (copy / VALIDATION_SUMMARY).write_text(json.dumps({"digest": "stale", "values": {}}), encoding="utf-8")
+    assert validation_variables(Project(copy)) == stored["values"]
+    assert json.loads((copy / VALIDATION_SUMMARY).read_text(encoding="utf-8")) == stored

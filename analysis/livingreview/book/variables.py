@@ -431,7 +431,9 @@ VALIDATION_INPUTS = (
 )
 
 
-CACHE_DIR = ".cache"
+# Committed beside the reference, so that a fresh clone does not spend seconds re-running every
+# comparison; tests/test_meta_validation.py checks that it matches its inputs and a fresh computation.
+VALIDATION_SUMMARY = "tests/reference/validation-summary.json"
 
 
 def files_digest(root: Path, patterns: Sequence[str]) -> str:
@@ -442,10 +444,11 @@ def files_digest(root: Path, patterns: Sequence[str]) -> str:
 
 
 def validation_variables(project: Project) -> dict | None:
-    """Agreement with metafor from the committed reference (None where it is absent).
+    """Agreement with metafor and with exact answers, from the committed references (None where absent).
 
-    Re-running ~30,000 comparisons takes seconds, so the result is kept in ``.cache/`` under the
-    digest of its inputs (the reference and the engine's code) and recomputed when they change.
+    Re-running ~40,000 comparisons takes seconds, so the result is stored in ``VALIDATION_SUMMARY``
+    under the digest of its inputs (the references and the engine's code) and recomputed when they
+    change (commit the rewritten file with the change that caused it, as with notebook outputs).
     """
     import json
 
@@ -455,19 +458,19 @@ def validation_variables(project: Project) -> dict | None:
     if not reference.is_file():
         return None
     digest = files_digest(project.root, VALIDATION_INPUTS)
-    cache = project.root / CACHE_DIR / "validation-summary.json"
+    stored_path = project.root / VALIDATION_SUMMARY
     try:
-        stored = json.loads(cache.read_text(encoding="utf-8"))
+        stored = json.loads(stored_path.read_text(encoding="utf-8"))
         if stored.get("digest") == digest:
             return dict(stored["values"])
     except (OSError, ValueError, KeyError, AttributeError):
         pass
     values = summary_variables(reference)
+    text = json.dumps({"digest": digest, "values": values}, indent=1, sort_keys=True) + "\n"
     try:
-        cache.parent.mkdir(exist_ok=True)
-        staged = cache.with_suffix(".tmp")
-        staged.write_text(json.dumps({"digest": digest, "values": values}, indent=1), encoding="utf-8")
-        staged.replace(cache)
+        staged = stored_path.with_suffix(".tmp")
+        staged.write_text(text, encoding="utf-8")
+        staged.replace(stored_path)
     except OSError:  # a read-only checkout still builds, only slower
         pass
     return values
