@@ -8,6 +8,7 @@ otherwise it is "mixed").
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,13 +56,13 @@ def vote(effects: pd.DataFrame, signs: str = "stated") -> pd.Series:
 
 def study_direction(directions: Sequence[str]) -> str:
     """Direction of one study in one domain from the directions of its associations."""
-    counts = pd.Series(list(directions)).value_counts()
-    if counts.empty:
+    counts = Counter(directions).most_common()
+    if not counts:
         raise ValueError("a study needs at least one association")
-    top, top_n = counts.index[0], int(counts.iloc[0])
-    if len(counts) > 1 and int(counts.iloc[1]) == top_n:
+    top, top_n = counts[0]
+    if len(counts) > 1 and counts[1][1] == top_n:
         return "mixed"
-    return str(top) if top_n / counts.sum() >= AGREEMENT else "mixed"
+    return str(top) if top_n / sum(n for _, n in counts) >= AGREEMENT else "mixed"
 
 
 def study_directions(effects: pd.DataFrame, signs: str = "stated") -> pd.DataFrame:
