@@ -41,6 +41,32 @@ def test_sign_test_matches_binomial() -> None:
     assert sign_test(9, 1) == pytest.approx(0.021484375)
 
 
+def test_sign_test_agrees_with_scipy_binomtest() -> None:
+    """The exact integer sum agrees with scipy's binomial test at p = 1/2 for every split up to n = 80."""
+    from scipy.stats import binomtest
+
+    for n in range(1, 81):
+        for positive in range(n + 1):
+            expected = binomtest(positive, n, 0.5).pvalue
+            assert sign_test(positive, n - positive) == pytest.approx(expected, rel=1e-12, abs=0), (
+                positive,
+                n,
+            )
+
+
+def test_synthesis_does_not_import_scipy_stats() -> None:
+    """scipy.stats takes about a second to import; a kernel computing the synthesis must not need it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom livingreview.synthesis.domains import sign_test, summarise_domains\n"
+        "sign_test(3, 0)\nprint('scipy.stats' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def effects(rows: list[tuple]) -> pd.DataFrame:
     cols = [
         "effect_id",

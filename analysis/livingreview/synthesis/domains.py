@@ -8,6 +8,7 @@ otherwise it is "mixed").
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,12 +104,17 @@ class DomainSummary:
 
 
 def sign_test(positive: int, negative: int) -> float | None:
-    """Two-sided exact sign test of positive vs negative directions (None when both are zero)."""
-    if positive + negative == 0:
-        return None
-    from scipy.stats import binomtest  # imported here: scipy.stats costs most of a kernel's start-up
+    """Two-sided exact sign test of positive vs negative directions (None when both are zero).
 
-    return float(binomtest(positive, positive + negative, 0.5).pvalue)
+    The binomial test at p = 1/2 (what ``scipy.stats.binomtest`` computes), summed exactly in
+    integers: the distribution is symmetric, so the two-sided p is twice the smaller tail, at most 1.
+    (scipy.stats is not imported: it costs most of a kernel's start-up.)
+    """
+    n = positive + negative
+    if n == 0:
+        return None
+    tail = sum(math.comb(n, i) for i in range(min(positive, negative) + 1))
+    return min(1.0, 2 * tail / 2**n)
 
 
 def summarise_domains(
