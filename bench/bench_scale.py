@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import os
 import shutil
 import string
@@ -26,6 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+ROOT_TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(ROOT_TESTS))
+from scratch import read_table, write_table  # noqa: E402  the tests' CSV helpers
+
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(
     ".git", "_book", "_preview", "__pycache__", ".pytest_cache", ".hypothesis", "bench"
@@ -33,19 +36,6 @@ IGNORE = shutil.ignore_patterns(
 TARGET_BUILD_S = 90.0
 TARGET_PEAK_MB = 2048.0
 NOTEBOOK_MB = 2.0
-
-
-def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def letters(i: int) -> str:
@@ -60,10 +50,10 @@ def letters(i: int) -> str:
 def generate(root: Path, n_studies: int, n_effects: int) -> None:
     """Replace the studies of the project at ``root`` by ``n_studies`` renamed copies (and their rows)."""
     data = root / "data"
-    s_head, studies = read(data / "studies.csv")
-    e_head, effects = read(data / "effects.csv")
-    c_head, screening = read(data / "screening.csv")
-    r_head, rob = read(data / "risk_of_bias.csv")
+    s_head, studies = read_table(data / "studies.csv")
+    e_head, effects = read_table(data / "effects.csv")
+    c_head, screening = read_table(data / "screening.csv")
+    r_head, rob = read_table(data / "risk_of_bias.csv")
     by_study = {s["study_id"]: [e for e in effects if e["study_id"] == s["study_id"]] for s in studies}
     record = {r["study_id"]: r for r in screening if r["study_id"]}
     judged = {s["study_id"]: [r for r in rob if r["study_id"] == s["study_id"]] for s in studies}
@@ -82,12 +72,12 @@ def generate(root: Path, n_studies: int, n_effects: int) -> None:
             f"@article{{{ident},\n  author = {{Scale, A.}},\n  title = {{Synthetic study {i + 1}}},\n"
             f"  journal = {{Benchmark Journal}},\n  year = {{{t['year']}}}\n}}\n"
         )
-    write(data / "studies.csv", s_head, new_s)
-    write(data / "effects.csv", e_head, new_e)
-    write(data / "screening.csv", c_head, [r for r in screening if not r["study_id"]] + new_c)
-    write(data / "risk_of_bias.csv", r_head, new_r)
-    q_head, searches = read(data / "searches.csv")
-    write(data / "searches.csv", q_head, [dict(s, records_found="") for s in searches])
+    write_table(data / "studies.csv", s_head, new_s)
+    write_table(data / "effects.csv", e_head, new_e)
+    write_table(data / "screening.csv", c_head, [r for r in screening if not r["study_id"]] + new_c)
+    write_table(data / "risk_of_bias.csv", r_head, new_r)
+    q_head, searches = read_table(data / "searches.csv")
+    write_table(data / "searches.csv", q_head, [dict(s, records_found="") for s in searches])
     with (root / "references.bib").open("a", encoding="utf-8") as fh:
         fh.write("\n" + "\n".join(bib))
 

@@ -50,6 +50,21 @@ def later_date(root: Path, days: int = 1) -> str:
     return min(later, dt.date.today()).isoformat()
 
 
+def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV table's header and rows (as text)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    """Write ``rows`` under ``header`` as the data files are written (LF line ends)."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def ids(path: Path, column: str) -> set[str]:
     with path.open(encoding="utf-8", newline="") as fh:
         return {row[column] for row in csv.DictReader(fh)}

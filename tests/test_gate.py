@@ -3,7 +3,6 @@ wrong) is now one ``file:row:column: message`` line and exit 1 — the cases of 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import re
@@ -19,33 +18,20 @@ from livingreview.checks.gate import check_project
 from livingreview.data.cells import DataError
 from livingreview.data.dataset import load_dataset
 from livingreview.project.paths import Project
-from scratch import current_version, next_version, release_date
+from scratch import current_version, next_version, read_table, release_date, write_table
 
 NEXT = next_version(ROOT, "minor")  # the release the tests cut in a copy (whatever the shipped version)
 TODAY = dt.date.today().isoformat()
 PROBLEM_RE = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<row>\d+):(?P<column>[^:]+): (?P<message>.+)$")
 
 
-def rows_of(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def set_cell(root: Path, table: str, column: str, value: str, where: Callable[[dict], bool] = bool) -> int:
     """Set one cell (first row matching ``where``); return its file row (header = 1)."""
     path = root / "data" / f"{table}.csv"
-    header, rows = rows_of(path)
+    header, rows = read_table(path)
     i = next(i for i, r in enumerate(rows) if where(r))
     rows[i][column] = value
-    write(path, header, rows)
+    write_table(path, header, rows)
     return i + 2
 
 
@@ -66,7 +52,7 @@ def livingreview(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def arm_a(root: Path) -> set[str]:
-    _, studies = rows_of(root / "data" / "studies.csv")
+    _, studies = read_table(root / "data" / "studies.csv")
     return {s["study_id"] for s in studies if s["arm_relevance"] == "A"}
 
 
@@ -87,7 +73,7 @@ NUMBER_CASES = [
     ("table", "column", "value", "text"), [c[1:] for c in NUMBER_CASES], ids=[c[0] for c in NUMBER_CASES]
 )
 def test_cells_parsed_one_way(project_copy: Path, table: str, column: str, value: str, text: str) -> None:
-    _, rows = rows_of(project_copy / "data" / f"{table}.csv")
+    _, rows = read_table(project_copy / "data" / f"{table}.csv")
     filled = any(r[column] for r in rows)
     row = set_cell(project_copy, table, column, value, lambda r: bool(r[column]) or not filled)
     assert_one(problems(project_copy), f"{table}.csv:{row}:{column}:", text)
@@ -100,7 +86,7 @@ def test_cells_parsed_one_way(project_copy: Path, table: str, column: str, value
 def test_correlation_of_one_is_rejected(project_copy: Path) -> None:
     studies = arm_a(project_copy)
     path = project_copy / "data" / "effects.csv"
-    header, rows = rows_of(path)
+    header, rows = read_table(path)
     hit = [i for i, r in enumerate(rows) if r["study_id"] in studies and r["r"]][:2]
     for i in hit:
         rows[i]["r"] = (
@@ -108,7 +94,7 @@ def test_correlation_of_one_is_rejected(project_copy: Path) -> None:
             if rows[i]["direction"] == "positive" or rows[i]["outcome_higher_is_better"] == "yes"
             else "-1"
         )
-    write(path, header, rows)
+    write_table(path, header, rows)
     found = problems(project_copy)
     for i in hit:
         assert_one(found, f"effects.csv:{i + 2}:r:", "exactly ±1")
@@ -116,14 +102,14 @@ def test_correlation_of_one_is_rejected(project_copy: Path) -> None:
 
 def test_swapped_columns_are_read_by_name(project_copy: Path) -> None:
     path = project_copy / "data" / "effects.csv"
-    header, rows = rows_of(path)
+    header, rows = read_table(path)
     a, b = header.index("quote"), header.index("notes")
     header[a], header[b] = header[b], header[a]
-    write(path, header, rows)
+    write_table(path, header, rows)
     assert problems(project_copy) == []  # the same data in another column order: valid, read by name
     assert load_dataset(project_copy / "data").effects["quote"].str.len().min() > 0
     rows[3]["quote"] = ""
-    write(path, header, rows)
+    write_table(path, header, rows)
     assert_one(problems(project_copy), "effects.csv:5:quote:", "required value is empty")
 
 
@@ -139,7 +125,7 @@ def test_line_separators_inside_a_cell_stay_in_the_cell(project_copy: Path, char
     set_cell(project_copy, "effects", "notes", f"before{char}after")
     assert problems(project_copy) == []
     effects = load_dataset(project_copy / "data").effects
-    _, rows = rows_of(project_copy / "data" / "effects.csv")
+    _, rows = read_table(project_copy / "data" / "effects.csv")
     assert len(effects) == len(rows) and (effects["notes"] == f"before{char}after").sum() == 1
 
 
@@ -393,9 +379,9 @@ def test_meta_duplicated_header(tmp_path: Path) -> None:
 
 def _add_search(root: Path) -> None:
     path = root / "data" / "searches.csv"
-    header, rows = rows_of(path)
+    header, rows = read_table(path)
     new = dict(rows[-1], search_id="S-test-new", date_searched="2026-11-28", records_found="")
-    write(path, header, [*rows, new])
+    write_table(path, header, [*rows, new])
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from livingreview.checks.validate import validate_data
 from livingreview.data.dataset import load_dataset
 from livingreview.reporting import gapmap, grade, prisma, rob
 from livingreview.reporting.values import reporting_variables
-from scratch import current_version
+from scratch import current_version, read_table, write_table
 
 PRISMA_2020_ITEMS = (
     [str(i) for i in range(1, 10)]
@@ -24,19 +23,6 @@ PRISMA_2020_ITEMS = (
     + [f"23{c}" for c in "abcd"]
     + ["24a", "24b", "24c", "25", "26", "27"]
 )
-
-
-def rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write(path: Path, header: list[str], body: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(body)
 
 
 def problems(data_dir: Path) -> list[str]:
@@ -73,11 +59,11 @@ def test_first_version_has_no_previous_arm(root: Path) -> None:
 
 def test_previous_version_arm_from_a_release_snapshot(project_copy: Path) -> None:
     data = project_copy / "data"
-    header, body = rows(data / "screening.csv")
+    header, body = read_table(data / "screening.csv")
     snapshot = project_copy / "releases" / "v0.0.1" / "data"
     snapshot.mkdir(parents=True)
     old = [r for r in body if r["record_id"] < "M"]  # an earlier version held fewer records
-    write(snapshot / "screening.csv", header, old)
+    write_table(snapshot / "screening.csv", header, old)
     flow = prisma.load_flow(project_copy, "0.1.0")
     old_included = {r["study_id"] for r in old if r["decision"] == "included"}
     assert flow.previous_version == "0.0.1"
@@ -92,33 +78,33 @@ def test_previous_version_arm_from_a_release_snapshot(project_copy: Path) -> Non
 
 
 def test_searches_reporting_fewer_records_than_screened_is_a_validation_error(data_copy: Path) -> None:
-    header, body = rows(data_copy / "searches.csv")
+    header, body = read_table(data_copy / "searches.csv")
     for r in body:
         r["records_found"] = "1"
-    write(data_copy / "searches.csv", header, body)
+    write_table(data_copy / "searches.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith("searches.csv:0:") and "fewer than the" in p for p in found), found
 
 
 def test_records_found_for_only_some_searches_is_a_validation_error(data_copy: Path) -> None:
-    header, body = rows(data_copy / "searches.csv")
+    header, body = read_table(data_copy / "searches.csv")
     body[-1]["records_found"] = "500"  # a new search that records its count
-    write(data_copy / "searches.csv", header, body)
+    write_table(data_copy / "searches.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith(f"searches.csv:{len(body) + 1}:records_found:") for p in found), found
     for r in body:  # every search gives a count but the new one
         r["records_found"] = "500"
     body[-1]["records_found"] = ""
-    write(data_copy / "searches.csv", header, body)
+    write_table(data_copy / "searches.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith(f"searches.csv:{len(body) + 1}:records_found:") for p in found), found
 
 
 def test_records_found_for_every_search_gives_duplicates_removed(data_copy: Path) -> None:
-    header, body = rows(data_copy / "searches.csv")
+    header, body = read_table(data_copy / "searches.csv")
     for r in body:
         r["records_found"] = "10"
-    write(data_copy / "searches.csv", header, body)
+    write_table(data_copy / "searches.csv", header, body)
     assert problems(data_copy) == []
     flow = prisma.load_flow(data_copy.parent, "0.1.0")
     assert flow.records_found == 10 * len(body)
@@ -159,9 +145,9 @@ def test_every_checklist_anchor_exists_in_the_book(root: Path) -> None:
 
 def test_a_checklist_anchor_that_does_not_exist_is_caught(project_copy: Path) -> None:
     path = project_copy / "data" / "prisma-checklist.csv"
-    header, body = rows(path)
+    header, body = read_table(path)
     body[0]["anchor"] = "sec-nowhere"
-    write(path, header, body)
+    write_table(path, header, body)
     assert prisma.missing_anchors(project_copy) == ["1: #sec-nowhere"]
 
 
@@ -209,19 +195,19 @@ def test_weighted_summary_shares_add_to_one_hundred(root: Path) -> None:
     ],
 )
 def test_risk_of_bias_schema_is_enforced(data_copy: Path, column: str, value: str, text: str) -> None:
-    header, body = rows(data_copy / "risk_of_bias.csv")
+    header, body = read_table(data_copy / "risk_of_bias.csv")
     body[0][column] = value
-    write(data_copy / "risk_of_bias.csv", header, body)
+    write_table(data_copy / "risk_of_bias.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith(f"risk_of_bias.csv:2:{column}:") and text in p for p in found), found
 
 
 def test_risk_of_bias_for_an_adjacent_study_is_a_validation_error(data_copy: Path) -> None:
-    header, body = rows(data_copy / "risk_of_bias.csv")
+    header, body = read_table(data_copy / "risk_of_bias.csv")
     body.append(
         {"study_id": "Bull2002", "domain": "attrition", "judgement": "low", "justification": "x" * 30}
     )
-    write(data_copy / "risk_of_bias.csv", header, body)
+    write_table(data_copy / "risk_of_bias.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith(f"risk_of_bias.csv:{len(body) + 1}:study_id:") for p in found), found
 
@@ -230,10 +216,10 @@ def test_a_changed_judgement_changes_the_reported_counts(project_copy: Path) -> 
     data_dir = project_copy / "data"
     data = load_dataset(data_dir)
     before = reporting_variables(data_dir, data, current_version(project_copy))["rob"]
-    header, body = rows(data_dir / "risk_of_bias.csv")
+    header, body = read_table(data_dir / "risk_of_bias.csv")
     i = next(i for i, r in enumerate(body) if r["judgement"] == rob.ABSTRACT_ONLY)
     body[i]["judgement"] = "high"
-    write(data_dir / "risk_of_bias.csv", header, body)
+    write_table(data_dir / "risk_of_bias.csv", header, body)
     after = reporting_variables(data_dir, data, current_version(project_copy))["rob"]
     assert after["unclear_abstract"] == before["unclear_abstract"] - 1
     assert after["high"] == before["high"] + 1
@@ -276,11 +262,11 @@ def test_certainty_shown_follows_its_recorded_reasons(root: Path) -> None:
 
 def test_lifting_every_downgrade_makes_the_certainty_high(project_copy: Path) -> None:
     data_dir = project_copy / "data"
-    header, body = rows(data_dir / "grade.csv")
+    header, body = read_table(data_dir / "grade.csv")
     for r in body:
         if r["outcome_domain"] == "symptoms":
             r["downgrade"] = "0"
-    write(data_dir / "grade.csv", header, body)
+    write_table(data_dir / "grade.csv", header, body)
     data = load_dataset(data_dir)
     values = reporting_variables(data_dir, data, current_version(project_copy))["grade"]
     assert values["symptoms"] == "high"
@@ -288,17 +274,17 @@ def test_lifting_every_downgrade_makes_the_certainty_high(project_copy: Path) ->
 
 
 def test_a_partly_graded_domain_is_a_validation_error(data_copy: Path) -> None:
-    header, body = rows(data_copy / "grade.csv")
+    header, body = read_table(data_copy / "grade.csv")
     body = [r for r in body if not (r["outcome_domain"] == "symptoms" and r["factor"] == "imprecision")]
-    write(data_copy / "grade.csv", header, body)
+    write_table(data_copy / "grade.csv", header, body)
     found = problems(data_copy)
     assert any(p.startswith("grade.csv:") and "imprecision" in p for p in found), found
 
 
 def test_downgrade_out_of_range_is_a_validation_error(data_copy: Path) -> None:
-    header, body = rows(data_copy / "grade.csv")
+    header, body = read_table(data_copy / "grade.csv")
     body[0]["downgrade"] = "3"
-    write(data_copy / "grade.csv", header, body)
+    write_table(data_copy / "grade.csv", header, body)
     assert any(p.startswith("grade.csv:2:downgrade:") for p in problems(data_copy))
 
 
