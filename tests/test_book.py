@@ -123,10 +123,28 @@ def test_crossrefs_and_citations_work_across_pages(built: tuple[Book, Path]) -> 
     assert "Krupnick" in refs
 
 
+def test_citations_are_disambiguated_across_the_book(built: tuple[Book, Path]) -> None:
+    """Citeproc runs once over the whole book: each work prints one in-text citation throughout, and
+    two works never print the same one (per-chapter runs printed "Zilcha-Mano et al., 2015" in a
+    chapter that cites only one of the author's 2015 papers, and a longer form elsewhere)."""
+    book, out = built
+    labels: dict[str, set[str]] = {}
+    works: dict[str, set[str]] = {}
+    for chapter in book.chapters:
+        page = (out / chapter.page).read_text(encoding="utf-8")
+        for key, text in re.findall(r'<a href="(?:references\.html)?#ref-([^"]+)">\(([^<;]*)\)</a>', page):
+            label = htmllib.unescape(text)  # a parenthetical citation of one work
+            labels.setdefault(label, set()).add(key)
+            works.setdefault(key, set()).add(label)
+    assert len(works) > 30
+    assert {label: keys for label, keys in labels.items() if len(keys) > 1} == {}
+    assert {key: found for key, found in works.items() if len(found) > 1} == {}
+
+
 def test_long_tables_fold_and_short_ones_do_not(built: tuple[Book, Path]) -> None:
     _, out = built
-    validation = (out / "validation.html").read_text(encoding="utf-8")
-    assert re.search(r"<details><summary>Show all \d+ rows</summary>", validation)
+    evidence = (out / "evidence.html").read_text(encoding="utf-8")  # one row per association
+    assert re.search(r"<details><summary>Show all \d+ rows</summary>", evidence)
     index = (out / "results.html").read_text(encoding="utf-8")
     sof = index.split('id="tbl-sof"', 1)[1].split("</table>", 1)[0]
     assert "<details>" not in sof and "Symptoms" in sof

@@ -9,15 +9,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from livingreview.meta.validation import (
+    ANALYSES,
     bound,
+    detail_table,
     exact_frame,
     exact_table,
     load_reference,
     metafor_defaults_frame,
     metafor_defaults_table,
+    summary_frame,
     summary_variables,
     validation_frame,
     validation_table,
+    value_bound,
 )
 
 REF_PATH = Path(__file__).parent / "reference" / "metafor_reference.json"
@@ -32,11 +36,13 @@ def frame() -> pd.DataFrame:
 
 def test_frame_has_one_row_per_group_sorted(frame: pd.DataFrame) -> None:
     keys = ["dataset", "method", "test", "group"]
-    assert list(frame.columns) == [*keys, "n", "worst_value_diff", "worst_p_diff", "all_ok"]
+    diffs = ["worst_value_diff", "worst_cooks_diff", "worst_p_diff"]
+    assert list(frame.columns) == [*keys, "n", *diffs, "all_ok"]
     assert not frame.duplicated(keys).any()
     assert frame[keys].equals(frame.sort_values(keys)[keys].reset_index(drop=True))
     assert frame["all_ok"].all()
-    assert frame["worst_value_diff"].max() < 1e-8  # 1e-9 except metafor's own Cook's distances
+    assert frame["worst_value_diff"].max() <= 1e-9
+    assert frame["worst_cooks_diff"].max() <= 1e-8  # metafor's own Cook's distances of meta-regressions
     assert set(frame["dataset"]) == set(load_reference(REF_PATH)["datasets"])
 
 
@@ -53,6 +59,42 @@ def test_table_html_is_deterministic() -> None:
             html = table().as_raw_html()
         assert f'id="{ident}"' in html and html == table().as_raw_html()
         assert not re.search(r"\d\.\de-1[0-9]", html)  # no raw floating-point noise printed
+
+
+def test_summary_has_one_row_per_analysis_and_control(frame: pd.DataFrame) -> None:
+    """The book's table: every comparison counted once, worst differences kept, analyses in order."""
+    summary = summary_frame(frame)
+    assert not summary.duplicated(["analysis", "control"]).any()
+    assert summary["n"].sum() == frame["n"].sum()
+    assert summary["worst_value_diff"].max() == frame["worst_value_diff"].max()
+    assert summary["worst_cooks_diff"].max() == frame["worst_cooks_diff"].max()
+    order = list(ANALYSES)
+    ranks = [order.index(a) for a in summary["analysis"]]
+    assert ranks == sorted(ranks)
+    model = summary[(summary["analysis"] == "model") & (summary["control"] == "tight")].iloc[0]
+    assert model["methods"] == "DL, EE, HE, ML, PM, REML, SJ" and model["tests"] == "knha, z"
+    assert model["datasets"] == frame["dataset"].nunique()
+    assert len(summary) < len(frame) / 20  # a summary a reader can take in (the detail: 1,000+ rows)
+    failing = frame.assign(all_ok=frame.index != 0)
+    assert not summary_frame(failing)["all_ok"].all()  # one failing group shows in the summary
+    with pytest.raises(ValueError, match="without a name"):
+        summary_frame(frame.assign(group="newthing"))
+
+
+def test_value_bound_keeps_cooks_tolerance_apart() -> None:
+    nan = float("nan")
+    assert value_bound(5e-10, nan) == "< 1e-9"
+    assert value_bound(5e-10, 5e-9) == "< 1e-8"  # Cook's distances are held to 1e-8
+    assert value_bound(5e-10, 5e-10) == "< 1e-9"
+    assert value_bound(nan, 5e-9) == "< 1e-8"
+    assert value_bound(2e-9, 5e-10) == "2.0e-09"  # a value beyond 1e-9 is a failure, shown as it is
+    assert value_bound(5e-10, 2e-8) == "2.0e-08"
+
+
+def test_detail_table_lists_every_group(frame: pd.DataFrame) -> None:
+    html = detail_table(frame, "detail", "metafor").as_raw_html()
+    assert html.count("<tr") >= len(frame)
+    assert not re.search(r"\d\.\de-\d\d", html)  # every difference shown as a bound
 
 
 def test_summary_variables() -> None:

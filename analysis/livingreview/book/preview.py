@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from livingreview.book.pandoc import convert
+from livingreview.book.pandoc import convert, parallel_map
 from livingreview.book.variables import flatten
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
@@ -33,7 +33,6 @@ from livingreview.project.qmd import (
     BookFile,
     LabelledCell,
     book_files,
-    citations,
     heading_ids,
     labelled_cells,
     read_quarto_yml,
@@ -203,13 +202,6 @@ class Book:
     def references_page(self) -> str:
         return next((c.page for c in self.chapters if c.is_references), "")
 
-    def cited_keys(self) -> list[str]:
-        keys: dict[str, None] = {}
-        for chapter in self.chapters:
-            for _, key in citations(chapter.source):
-                keys.setdefault(key, None)
-        return list(keys)
-
     def bibliographies(self) -> list[Path]:
         bibs = self.config.get("bibliography", [])
         return [self.project.root / b for b in ([bibs] if isinstance(bibs, str) else bibs)]
@@ -372,24 +364,62 @@ def _para(token: str) -> dict:
     return {"t": "Para", "c": [{"t": "Str", "c": token}]}
 
 
-def chapter_ast(book: Book, chapter: Chapter) -> str:
-    """The chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
+def _token(block: dict) -> str | None:
+    """The text of a paragraph that holds nothing but one string (a token), else None."""
+    if block.get("t") == "Para" and len(block["c"]) == 1 and block["c"][0].get("t") == "Str":
+        return block["c"][0]["c"]
+    return None
 
-    Each table sits between its token paragraph and the same token + ``END`` so that the renderers
-    can wrap it with its caption; figures stay a single token paragraph.
+
+def book_asts(book: Book) -> list[str]:
+    """Every chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
+
+    Each chapter is read on its own (its heading identifiers are its own); citeproc then runs once
+    over the whole book, so that citations are rendered and disambiguated as in the one reference
+    list and the bibliography file is parsed once; the sanitizing filter runs per chapter with the
+    page its citations link to. Each table sits between its token paragraph and the same token +
+    ``END`` so that the renderers can wrap it with its caption; figures stay a single token paragraph.
     """
-    markdown = book.markdown(chapter, "html")
-    refs_page = "" if chapter.is_references else book.references_page
-    args = ["--citeproc", *book.bibliography_args(), f"--metadata=lr-refs-page:{refs_page}"]
-    if chapter.is_references:
-        keys = ", ".join("@" + key for key in book.cited_keys())
-        markdown = (f"---\nnocite: |\n  {keys}\n---\n\n" if keys else "") + markdown
-    else:
-        args.append("--metadata=suppress-bibliography:true")
-    doc = json.loads(convert(markdown, "markdown", "json", args, chapter.book_file.path))
+    chapters = book.chapters
+
+    def parse(chapter: Chapter) -> dict:
+        return json.loads(
+            convert(book.markdown(chapter, "html"), "markdown", "json", (), chapter.book_file.path, False)
+        )
+
+    read = parallel_map(parse, chapters)
+    wrapper = [f"LRX{book.nonce}C{i}X" for i in range(len(chapters))]
+    whole = {
+        "pandoc-api-version": read[0]["pandoc-api-version"] if read else [1, 23, 1],
+        "meta": {},
+        "blocks": [
+            {"t": "Div", "c": [[i, [], []], doc["blocks"]]} for i, doc in zip(wrapper, read, strict=True)
+        ],
+    }
+    args = ["--citeproc", *book.bibliography_args()]
+    cited = json.loads(convert(json.dumps(whole), "json", "json", args, "citations", sanitize=False))
+    bodies = {block["c"][0][0]: block["c"][1] for block in cited["blocks"] if block.get("t") == "Div"}
+    missing = [c.book_file.path for c, ident in zip(chapters, wrapper, strict=True) if ident not in bodies]
+    if missing:
+        raise PreviewError(f"{', '.join(missing)}: lost in the citation pass")
+    refs_page = book.references_page
+
+    def finish(pair: tuple[Chapter, str]) -> str:
+        chapter, ident = pair
+        doc = {**cited, "blocks": bodies[ident]}
+        link_page = "" if chapter.is_references else refs_page
+        args = [f"--metadata=lr-refs-page:{link_page}"]
+        doc = json.loads(convert(json.dumps(doc), "json", "json", args, chapter.book_file.path))
+        return json.dumps(_with_tables(book, chapter, doc))
+
+    return parallel_map(finish, list(zip(chapters, wrapper, strict=True)))
+
+
+def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:
+    """``doc`` with each table embed's HTML, read by pandoc, after its token paragraph."""
     tables = [e for e in chapter.embeds if e.table_html is not None]
     if not tables:
-        return json.dumps(doc)
+        return doc
     seps = [f"LRX{book.nonce}S{i}X" for i in range(len(tables))]
     joined = "".join(
         f"<p>{sep}</p>\n{cap_rows(_strip_style(e.table_html), e.source)}\n"
@@ -400,20 +430,19 @@ def chapter_ast(book: Book, chapter: Chapter) -> str:
     pieces: dict[str, list] = {}
     current: list | None = None
     for block in read:
-        token = block["c"][0]["c"] if block.get("t") == "Para" and len(block["c"]) == 1 else None
+        token = _token(block)
         if token in seps:
             current = pieces.setdefault(tables[seps.index(token)].token, [])
         elif current is not None:
             current.append(block)
     blocks = []
     for block in doc["blocks"]:
-        token = block["c"][0]["c"] if block.get("t") == "Para" and len(block["c"]) == 1 else None
-        if isinstance(token, str) and token in pieces:
+        token = _token(block)
+        if token is not None and token in pieces:
             blocks += [_para(token), *pieces[token], _para(token + "END")]
         else:
             blocks.append(block)
-    doc["blocks"] = blocks
-    return json.dumps(doc)
+    return {**doc, "blocks": blocks}
 
 
 def write_figures(book: Book, out_dir: Path) -> None:

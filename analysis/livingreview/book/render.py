@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from livingreview.book.html import write_html_book
-from livingreview.book.pandoc import parallel_map
 from livingreview.book.pdf import write_pdf
-from livingreview.book.preview import chapter_ast, load_book, write_figures
+from livingreview.book.preview import book_asts, load_book, write_figures
 from livingreview.project.paths import Project
 
 
@@ -24,13 +24,15 @@ def build_preview(project: Project, log: Callable[[str], None] = lambda _: None,
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        asts = parallel_map(lambda c: chapter_ast(book, c), book.chapters)
+        asts = book_asts(book)
         write_figures(book, stage)
-        pages = write_html_book(book, asts, stage)
-        log(f"HTML book: {len(pages)} pages")
-        if pdf:
-            path, n_pages = write_pdf(book, asts, stage, log)
-            log(f"PDF: {path.name}, {n_pages} pages")
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the PDF is written while the HTML pages are
+            printed = pool.submit(write_pdf, book, asts, stage, log) if pdf else None
+            pages = write_html_book(book, asts, stage)
+            log(f"HTML book: {len(pages)} pages")
+            if printed is not None:
+                path, n_pages = printed.result()
+                log(f"PDF: {path.name}, {n_pages} pages")
         old = final.with_name(final.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if final.exists():

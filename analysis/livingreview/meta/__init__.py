@@ -22,6 +22,13 @@ __getattr__, __dir__, __all__ = lazy.attach(
             "fisher_z",
             "fisher_z_inverse",
         ],
-        "validation": ["exact_table", "metafor_defaults_table", "validation_table"],
+        "validation": [
+            "detail_table",
+            "exact_frame",
+            "exact_table",
+            "metafor_defaults_table",
+            "validation_frame",
+            "validation_table",
+        ],
     },
 )
