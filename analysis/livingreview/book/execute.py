@@ -17,10 +17,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import CaselessStrEnum, default
 
-from livingreview.book.variables import compute_project_variables, files_digest, write_variables
-from livingreview.project.paths import Project
+from livingreview.project.paths import Project, files_digest
 from livingreview.project.transaction import Transaction
-from livingreview.versions.results import RESULTS_DIR, project_results
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -211,6 +209,7 @@ def run_all(
     The kernels start while the data are validated. Invalid data: return the problems, with
     nothing executed or written. A failing cell raises, with nothing written.
     """
+    from livingreview.book.variables import compute_project_variables  # pandas: after the kernels start
     from livingreview.checks.gate import check_project
 
     n_kernels = max(0, min(notebooks_to_run(project, force), os.cpu_count() or 1))
@@ -256,6 +255,9 @@ def write_outputs(
     They are switched into place together (:mod:`livingreview.project.transaction`): a kill leaves them
     all as they were. With ``txn`` they join that transaction (switched, not yet committed).
     """
+    from livingreview.book.variables import write_variables
+    from livingreview.versions.results import RESULTS_DIR, project_results
+
     own = txn is None
     txn = txn or Transaction(project.root, "execute")
     try:

@@ -21,7 +21,6 @@ from pathlib import Path
 import yaml
 
 from livingreview.book.pandoc import convert, parallel_map
-from livingreview.book.variables import flatten
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
     CITE_RE,
@@ -309,6 +308,8 @@ def _title(text: str, prefix: str) -> str:
 
 def load_book(project: Project) -> Book:
     """Read the config, variables, chapters and notebook outputs; number everything."""
+    from livingreview.book.variables import flatten  # pandas: imported only when the book is read
+
     config = read_quarto_yml(project.quarto_yml)
     variables = flatten(yaml.safe_load(project.variables_yml.read_text(encoding="utf-8")) or {})
     sources = []

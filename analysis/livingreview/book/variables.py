@@ -6,9 +6,8 @@ wording depends on the results (a conclusion that could flip with new data) are 
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pandas as pd
 import yaml
 
 from livingreview.data.dataset import Dataset, load_dataset
-from livingreview.project.paths import Project
+from livingreview.project.paths import Project, files_digest
 from livingreview.search.report import search_variables
 from livingreview.synthesis import sensitivity
 from livingreview.synthesis.denominators import participants
@@ -434,13 +433,6 @@ VALIDATION_INPUTS = (
 # Committed beside the reference, so that a fresh clone does not spend seconds re-running every
 # comparison; tests/test_meta_validation.py checks that it matches its inputs and a fresh computation.
 VALIDATION_SUMMARY = "tests/reference/validation-summary.json"
-
-
-def files_digest(root: Path, patterns: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted({f for pattern in patterns for f in root.glob(pattern) if f.is_file()}):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def validation_variables(project: Project) -> dict | None:

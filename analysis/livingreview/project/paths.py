@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def files_digest(root: Path, patterns: Sequence[str]) -> str:
+    """SHA-256 of the files under ``root`` matching ``patterns`` (their relative paths and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted({f for pattern in patterns for f in root.glob(pattern) if f.is_file()}):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 class ProjectNotFoundError(RuntimeError):
