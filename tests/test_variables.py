@@ -34,6 +34,12 @@ def test_committed_variables_match_the_data(root: Path) -> None:
     )
 
 
+def test_validation_counts_read_as_prose(root: Path) -> None:
+    validation = compute_project_variables(Project(root))["validation"]
+    assert validation["n_comparisons"].replace(",", "").isdigit() and "," in validation["n_comparisons"]
+    assert validation["n_failed"] == "0" and validation["metafor_version"] == "3.8.1"
+
+
 @pytest.mark.parametrize(
     ("value", "text"), [(None, "not estimable"), (0.0004, "<0.001"), (0.03125, "0.031"), (1.0, "1.000")]
 )

@@ -253,7 +253,10 @@ def compute_variables(
             c = out["claims"][claim]
             out["limitations"][key] = f"{c['claim']} Verdict: {c['verdict']}, because {c['why']}."
     if validation:
-        out["validation"] = dict(validation)
+        out["validation"] = {  # counts for prose: 41,632 rather than 41632
+            key: f"{value:,}" if key.startswith("n_") and isinstance(value, int) else value
+            for key, value in validation.items()
+        }
     if data_dir is not None:
         out["reporting"] = reporting_block(data_dir, data, meta)
     out["summary"] = summary_variables(data, effects, out.get("reporting", {}).get("grade"))
