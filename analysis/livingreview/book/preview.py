@@ -375,10 +375,10 @@ def _token(block: dict) -> str | None:
 def book_asts(book: Book) -> list[str]:
     """Every chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
 
-    Each chapter is read on its own (its heading identifiers are its own); citeproc then runs once
-    over the whole book, so that citations are rendered and disambiguated as in the one reference
-    list and the bibliography file is parsed once; the sanitizing filter runs per chapter with the
-    page its citations link to. Each table sits between its token paragraph and the same token +
+    Each chapter is read on its own (its heading identifiers are its own); citeproc and the
+    sanitizing filter then run once over the whole book, so that citations are rendered and
+    disambiguated as in the one reference list and the bibliography file is parsed once. Each
+    table sits between its token paragraph and the same token +
     ``END`` so that the renderers can wrap it with its caption; figures stay a single token paragraph.
     """
     chapters = book.chapters
@@ -397,23 +397,17 @@ def book_asts(book: Book) -> list[str]:
             {"t": "Div", "c": [[i, [], []], doc["blocks"]]} for i, doc in zip(wrapper, read, strict=True)
         ],
     }
-    args = ["--citeproc", *book.bibliography_args()]
-    cited = json.loads(convert(json.dumps(whole), "json", "json", args, "citations", sanitize=False))
+    # citeproc, then the sanitizing filter; citations link to the reference page (on that page too)
+    args = ["--citeproc", *book.bibliography_args(), f"--metadata=lr-refs-page:{book.references_page}"]
+    cited = json.loads(convert(json.dumps(whole), "json", "json", args, "citations"))
     bodies = {block["c"][0][0]: block["c"][1] for block in cited["blocks"] if block.get("t") == "Div"}
     missing = [c.book_file.path for c, ident in zip(chapters, wrapper, strict=True) if ident not in bodies]
     if missing:
         raise PreviewError(f"{', '.join(missing)}: lost in the citation pass")
-    refs_page = book.references_page
-
-    def finish(pair: tuple[Chapter, str]) -> str:
-        chapter, ident = pair
-        doc = {**cited, "blocks": bodies[ident]}
-        link_page = "" if chapter.is_references else refs_page
-        args = [f"--metadata=lr-refs-page:{link_page}"]
-        doc = json.loads(convert(json.dumps(doc), "json", "json", args, chapter.book_file.path))
-        return json.dumps(_with_tables(book, chapter, doc))
-
-    return parallel_map(finish, list(zip(chapters, wrapper, strict=True)))
+    return parallel_map(
+        lambda pair: json.dumps(_with_tables(book, pair[0], {**cited, "blocks": bodies[pair[1]]})),
+        list(zip(chapters, wrapper, strict=True)),
+    )
 
 
 def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:
