@@ -2,11 +2,12 @@
 
 Every REML/ML fit — a single model, a meta-regression, all leave-one-out fits, all cumulative
 fits — runs :func:`fisher` on a *model* that supplies the score and information at given tau²
-values. Intercept-only models are :class:`Fits`: one fit over all studies (``tau2`` a numpy
-scalar, 1-D sums) or a batch of fits over subsets of the studies (``tau2`` an array, one row of
-weights per fit). :class:`Regression` is the same for a design matrix X (p×p algebra only).
-The start value is Hedges' (HE) estimate, which scales with the data; the stopping rule is
-relative under exact control and metafor's absolute rule under ``Control.metafor()``.
+values. Intercept-only models are :class:`Fits`: one fit over all studies (``tau2`` and the
+sums Python floats, 1-D work arrays) or a batch of fits over subsets of the studies (``tau2``
+an array, one row of weights per fit). :class:`Regression` is the same for a design matrix X
+(p×p algebra only). The start value is Hedges' (HE) estimate, which scales with the data; the
+stopping rule is relative under exact control and metafor's absolute rule under
+``Control.metafor()``.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ class Model(Protocol):
     """What :func:`fisher` needs: the score and information, the likelihood gap and a start."""
 
     def score(self, tau2: Any, rows: FArray | None, reml: bool, newton: bool = False) -> tuple: ...
-    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray: ...
+    def ll_gap(self, tau2: FArray | float, rows: FArray | None, reml: bool) -> FArray | float: ...
     def start(self) -> FArray | float: ...
 
 
@@ -213,7 +214,7 @@ class Fits:
 
     def sums(
         self,
-        tau2: FArray | np.float64,
+        tau2: FArray | float,
         rows: FArray | None = None,
         sw3: bool = True,
         rss: bool = True,
@@ -306,9 +307,7 @@ class Fits:
         sw2r = m2[:, 1] - mu * sw2
         return sw, sw2, sw3, mu + c, rss, ypp, yp3, sw2r, None
 
-    def score(
-        self, tau2: FArray | np.float64, rows: FArray | None, reml: bool, newton: bool = False
-    ) -> tuple:
+    def score(self, tau2: FArray | float, rows: FArray | None, reml: bool, newton: bool = False) -> tuple:
         """(U, I, J): the score, expected and observed information of the (restricted) likelihood,
         each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``). A single
         fit's iterates are not asked for again, so their sums skip the memo."""
@@ -323,7 +322,7 @@ class Fits:
             obs = 2.0 * ypppy - info
         return s.ypp - (s.tr_p if reml else s.sw), info, obs
 
-    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
+    def ll_gap(self, tau2: FArray | float, rows: FArray | None, reml: bool) -> FArray | float:
         """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
         at = self.sums(tau2, rows, ypp=False)
         self._held = None
@@ -378,14 +377,14 @@ class Regression:
     def __init__(self, y: FArray, v: FArray, X: FArray) -> None:
         self.y, self.v, self.X = y, v, X
 
-    def score(self, tau2: np.float64, rows: None, reml: bool, newton: bool = False) -> tuple:
+    def score(self, tau2: float, rows: None, reml: bool, newton: bool = False) -> tuple:
         """(U, I, None): score and Fisher information × 2 (no Newton terms for regressions)."""
         fit = wls(self.y, 1.0 / (self.v + tau2), self.X)
         if reml:
             return np.float64(fit.ypp - fit.tr_p()), np.float64(fit.sum_p2()), None
         return np.float64(fit.ypp - float(fit.w.sum())), np.float64(fit.w @ fit.w), None
 
-    def ll_gap(self, tau2: np.float64, rows: None, reml: bool) -> np.float64:
+    def ll_gap(self, tau2: float, rows: None, reml: bool) -> np.float64:
         def ll(t: float) -> float:
             fit = wls(self.y, 1.0 / (self.v + t), self.X)
             out = -0.5 * float(np.log1p(t / self.v).sum()) - 0.5 * fit.rss

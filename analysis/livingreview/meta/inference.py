@@ -1,6 +1,6 @@
 """The engine's one inference block for intercept-only fits: tests, intervals and heterogeneity.
 
-:func:`intercept_stats` turns the tau² of one fit (numpy scalars) or of a batch of fits
+:func:`intercept_stats` turns the tau² of one fit (a float) or of a batch of fits
 (arrays: leave-one-out, cumulative) into estimates, Wald-type or Knapp–Hartung tests, CIs,
 prediction intervals, Q, I² and H² as metafor defines them, back on the scale of the data.
 """
