@@ -2,17 +2,17 @@
 
 Every REML/ML fit — a single model, a meta-regression, all leave-one-out fits, all cumulative
 fits — runs :func:`fisher` on a *model* that supplies the score and information at given tau²
-values. Intercept-only models are :class:`Fits`: one fit over all studies (``tau2`` a numpy
-scalar, 1-D sums) or a batch of fits over subsets of the studies (``tau2`` an array, one row of
-weights per fit). :class:`Regression` is the same for a design matrix X (p×p algebra only).
-The start value is Hedges' (HE) estimate, which scales with the data; the stopping rule is
-relative under exact control and metafor's absolute rule under ``Control.metafor()``.
+values. Intercept-only models are :class:`Fits`: one fit over all studies (``tau2`` and the
+sums Python floats, 1-D work arrays) or a batch of fits over subsets of the studies (``tau2``
+an array, one row of weights per fit). :class:`Regression` is the same for a design matrix X
+(p×p algebra only). The start value is Hedges' (HE) estimate, which scales with the data; the
+stopping rule is relative under exact control and metafor's absolute rule under
+``Control.metafor()``.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -26,11 +26,15 @@ BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 51
 ZERO_CHECK_TOL = 1e-9  # exact control: ll(0) − ll(tau²) above rounding means tau² is not the max
 # ndarray.sum/min/max without their Python-level wrappers (numpy._core._methods): the same reductions
 _sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
+# Ufuncs called with positional ``out`` (no keyword parsing): each call is most of a small fit's time
+_recip = np.reciprocal  # 1/x, the same correctly rounded quotient as np.divide(1.0, x), at half the cost
+_add, _sub, _mul = np.add, np.subtract, np.multiply
+_dot = np.ndarray.dot  # 1-D: BLAS ddot as ``a @ b``, the same sum, without matmul's ufunc dispatch
 
 
 def vdot(a: FArray, b: FArray) -> np.float64:
     """Σ a·b of two 1-D arrays, without BLAS threads for long vectors."""
-    return np.einsum("j,j->", a, b) if a.shape[0] >= BIG else a @ b
+    return np.einsum("j,j->", a, b) if a.shape[0] >= BIG else _dot(a, b)
 
 
 def rowdot(a: FArray, b: FArray) -> FArray | np.float64:
@@ -151,8 +155,8 @@ class Model(Protocol):
     """What :func:`fisher` needs: the score and information, the likelihood gap and a start."""
 
     def score(self, tau2: Any, rows: FArray | None, reml: bool, newton: bool = False) -> tuple: ...
-    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray: ...
-    def start(self) -> FArray | np.float64: ...
+    def ll_gap(self, tau2: FArray | float, rows: FArray | None, reml: bool) -> FArray | float: ...
+    def start(self) -> FArray | float: ...
 
 
 class Fits:
@@ -178,7 +182,7 @@ class Fits:
         if omit is None and upto is not None:
             self.upto = np.asarray(upto)
         self._memo: dict[Any, Sums] = {}
-        self._dot: Any = operator.matmul if k < BIG else vdot  # all 1-D products have length k
+        self._dot: Any = _dot if k < BIG else vdot  # all 1-D products have length k
 
     def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
         w = ws.w
@@ -210,7 +214,7 @@ class Fits:
 
     def sums(
         self,
-        tau2: FArray | np.float64,
+        tau2: FArray | float,
         rows: FArray | None = None,
         sw3: bool = True,
         rss: bool = True,
@@ -223,8 +227,10 @@ class Fits:
         Σw²r) and Σw²r² (single fits skip what is not asked for); the last few results are
         remembered, so a later request at the same tau² is free.
         """
-        key = float(tau2) if rows is None else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
-        hit = self._memo.get(key)
+        single = self.single
+        key = float(tau2) if single else (tau2.tobytes(), rows.tobytes())  # type: ignore[union-attr]
+        memo = self._memo
+        hit = memo.get(key)
         if (
             hit is not None
             and (hit.sw3 is not None or not sw3)
@@ -233,52 +239,52 @@ class Fits:
             and (hit.ypp is not None or not ypp)
         ):
             return hit
-        if self.single:
-            return self._remember(key, self._explicit(tau2, sw3, rss, newton, ypp))  # type: ignore[arg-type]
-        assert rows is not None
-        parts = []
-        off = 0
-        for block, ws in self._blocks(rows):
-            t = tau2[off : off + block.size]  # type: ignore[index]
-            off += block.size
-            parts.append(self._moments(self._weights(t, block, ws), ws, block))
-        if len(parts) == 1:
-            out = Sums(*parts[0])
+        if single:
+            out = self._explicit(tau2, sw3, rss, newton, ypp)  # type: ignore[arg-type]
         else:
-            out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
-        return self._remember(key, out)
-
-    def _remember(self, key: Any, out: Sums) -> Sums:
-        """Keep the sums of the last eight tau² values asked for."""
-        if len(self._memo) >= 8:
-            self._memo.pop(next(iter(self._memo)))
-        self._memo[key] = out
+            assert rows is not None
+            parts = []
+            off = 0
+            for block, ws in self._blocks(rows):
+                t = tau2[off : off + block.size]  # type: ignore[index]
+                off += block.size
+                parts.append(self._moments(self._weights(t, block, ws), ws, block))
+            if len(parts) == 1:
+                out = Sums(*parts[0])
+            else:
+                out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
+        if len(memo) >= 8:  # keep the sums of the last eight tau² values asked for
+            memo.pop(next(iter(memo)))
+        memo[key] = out
         return out
 
-    def _explicit(self, tau2: np.float64, sw3: bool, rss: bool, newton: bool, ypp: bool) -> Sums:
-        """One fit: sums over explicit residuals r = y − μ (about ten passes over k values)."""
+    def _explicit(self, tau2: float, sw3: bool, rss: bool, newton: bool, ypp: bool) -> Sums:
+        """One fit: sums over explicit residuals r = y − μ (about ten passes over k values), as
+        Python floats (their arithmetic costs a third of numpy scalars')."""
         ws = self._ws or self._workspace()
         y, dot = self.y, self._dot
         w = ws.w
         if tau2 == 0:
-            np.divide(1.0, self.v, out=w)
+            _recip(self.v, w)
         else:
-            np.divide(1.0, np.add(self.v, tau2, out=w), out=w)
+            _recip(_add(self.v, tau2, w), w)
         self._held = tau2
-        sw = _sum(w)
+        sw = float(_sum(w))
         mu = dot(w, y) / sw
-        r = np.subtract(y, mu, out=ws.r)
-        wr = np.multiply(w, r, out=ws.t)
-        s_ypp = dot(wr, wr) if ypp else None
-        s_rss = dot(wr, r) if rss else None
+        r = _sub(y, mu, ws.r)
+        wr = _mul(w, r, ws.t)
+        s_ypp = float(dot(wr, wr)) if ypp else None
+        s_rss = float(dot(wr, r)) if rss else None
         yp3 = sw2r = None
         if newton:
-            w2r = np.multiply(wr, w, out=ws.r)
-            yp3, sw2r = dot(w2r, wr), _sum(w2r)
-        w2 = np.multiply(w, w, out=ws.u)
-        sw2 = _sum(w2)
+            w2r = _mul(wr, w, ws.r)
+            yp3, sw2r = float(dot(w2r, wr)), float(_sum(w2r))
+        w2 = _mul(w, w, ws.u)
+        sw2 = float(_sum(w2))
         traces = _dominant_traces(w, sw, sw2) if sw2 > 0.25 * sw * sw else None
-        return Sums(sw, sw2, dot(w2, w) if sw3 else None, mu, s_rss, s_ypp, yp3, sw2r, traces)
+        s3 = float(dot(w2, w)) if sw3 else None
+        # Sums(...) without its Python-level __new__ (a few calls per fit)
+        return tuple.__new__(Sums, (sw, sw2, s3, float(mu), s_rss, s_ypp, yp3, sw2r, traces))
 
     def _moments(self, w: FArray, ws: Workspace, block: FArray) -> tuple:
         """A block of fits: weighted moments of (1, y − c, (y − c)²) by matrix products (BLAS),
@@ -301,12 +307,14 @@ class Fits:
         sw2r = m2[:, 1] - mu * sw2
         return sw, sw2, sw3, mu + c, rss, ypp, yp3, sw2r, None
 
-    def score(
-        self, tau2: FArray | np.float64, rows: FArray | None, reml: bool, newton: bool = False
-    ) -> tuple:
+    def score(self, tau2: FArray | float, rows: FArray | None, reml: bool, newton: bool = False) -> tuple:
         """(U, I, J): the score, expected and observed information of the (restricted) likelihood,
-        each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``)."""
-        s = self.sums(tau2, rows, sw3=reml, rss=False, newton=newton)
+        each × 2; the Fisher step is U/I, Newton's U/J (J is None unless ``newton``). A single
+        fit's iterates are not asked for again, so their sums skip the memo."""
+        if self.single:
+            s = self._explicit(tau2, reml, False, newton, True)  # type: ignore[arg-type]
+        else:
+            s = self.sums(tau2, rows, sw3=reml, rss=False, newton=newton)
         info = s.tr_pp if reml else s.sw2
         obs = None
         if newton:
@@ -314,16 +322,18 @@ class Fits:
             obs = 2.0 * ypppy - info
         return s.ypp - (s.tr_p if reml else s.sw), info, obs
 
-    def ll_gap(self, tau2: FArray | np.float64, rows: FArray | None, reml: bool) -> FArray:
+    def ll_gap(self, tau2: FArray | float, rows: FArray | None, reml: bool) -> FArray | float:
         """ll(0) − ll(tau²) per fit (constants cancel; Σ log(v + τ²) − Σ log v as Σ log1p)."""
         at = self.sums(tau2, rows, ypp=False)
         self._held = None
         zero = self.sums(tau2 * 0.0, rows, sw3=False, ypp=False)
+        log = np.log
         if self.single:
             ws = self._ws or self._workspace()
-            w0 = ws.w if self._held == 0 else np.divide(1.0, self.v, out=ws.w)  # 1/v if just computed
-            x = np.multiply(w0, tau2, out=ws.r)
-            gap = 0.5 * _sum(np.log1p(x, out=x))
+            w0 = ws.w if self._held == 0 else _recip(self.v, ws.w)  # 1/v if just computed
+            x = _mul(w0, tau2, ws.r)
+            gap = 0.5 * float(_sum(np.log1p(x, x)))
+            log = math.log  # the same libm log as numpy's on a scalar
         else:
             logdet = []
             off = 0
@@ -335,16 +345,16 @@ class Fits:
             gap = 0.5 * (logdet[0] if len(logdet) == 1 else np.concatenate(logdet))
         gap = gap + 0.5 * (at.rss - zero.rss)
         if reml:
-            gap = gap + 0.5 * (np.log(at.sw) - np.log(zero.sw))
+            gap = gap + 0.5 * (log(at.sw) - log(zero.sw))
         return gap
 
-    def start(self) -> FArray | np.float64:
+    def start(self) -> FArray | float:
         """Hedges' estimate truncated at 0, per fit (O(k) in all: downdated or prefix sums)."""
         y, v = self.y, self.v
         if self.single:
             k = y.size
             d = y - _sum(y) / k
-            return np.float64(max(0.0, (self._dot(d, d) - _sum(v) * (1.0 - 1.0 / k)) / (k - 1)))
+            return max(0.0, float(self._dot(d, d) - _sum(v) * (1.0 - 1.0 / k)) / (k - 1))
         n = np.asarray(self.n, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.omit is not None:
@@ -367,14 +377,14 @@ class Regression:
     def __init__(self, y: FArray, v: FArray, X: FArray) -> None:
         self.y, self.v, self.X = y, v, X
 
-    def score(self, tau2: np.float64, rows: None, reml: bool, newton: bool = False) -> tuple:
+    def score(self, tau2: float, rows: None, reml: bool, newton: bool = False) -> tuple:
         """(U, I, None): score and Fisher information × 2 (no Newton terms for regressions)."""
         fit = wls(self.y, 1.0 / (self.v + tau2), self.X)
         if reml:
             return np.float64(fit.ypp - fit.tr_p()), np.float64(fit.sum_p2()), None
         return np.float64(fit.ypp - float(fit.w.sum())), np.float64(fit.w @ fit.w), None
 
-    def ll_gap(self, tau2: np.float64, rows: None, reml: bool) -> np.float64:
+    def ll_gap(self, tau2: float, rows: None, reml: bool) -> np.float64:
         def ll(t: float) -> float:
             fit = wls(self.y, 1.0 / (self.v + t), self.X)
             out = -0.5 * float(np.log1p(t / self.v).sum()) - 0.5 * fit.rss
@@ -389,11 +399,10 @@ class Regression:
         return np.float64(max(0.0, (float(fit.resid @ fit.resid) - tr_pv) / (k - p)))
 
 
-@dataclass(frozen=True)
-class Scoring:
+class Scoring(NamedTuple):
     """Result of :func:`fisher`: tau² per fit, iterations, convergence and tau² = 0 resets."""
 
-    tau2: FArray | np.float64
+    tau2: FArray | float
     iterations: int
     converged: FArray | bool
     reset: FArray | bool
@@ -413,29 +422,34 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
     """
     t = model.start() if start is None else start
     many = isinstance(t, np.ndarray)
-    some, every = (np.ndarray.any, np.ndarray.all) if many else (bool, bool)  # numpy bools: no reductions
-    if control.exact:
+    exact, stepadj = control.exact, control.stepadj
+    if exact:
         atol, rtol = control.threshold * 1e-3 * scale, control.threshold
     else:
         atol, rtol = control.threshold, 0.0
-    out = t.copy() if many else t
-    ok = np.ones(t.size, dtype=bool) if many else True
-    rows = np.flatnonzero(getattr(model, "free", True) & ok) if many else None
     if many:
+        some, every = np.ndarray.any, np.ndarray.all
+        out = t.copy()
+        ok: FArray | bool = np.ones(t.size, dtype=bool)
+        rows = np.flatnonzero(getattr(model, "free", True) & ok)
         t = out[rows]
+    else:  # one fit: Python floats and bools (no reductions, a third of numpy scalars' cost)
+        some = every = bool
+        t = out = float(t)
+        ok, rows = True, None
     it = 0
     while rows is None or rows.size:
         it += 1
-        num, den, obs = model.score(t, rows, reml, control.exact)
+        num, den, obs = model.score(t, rows, reml, exact)
         adj = num / den
         if obs is not None:  # exact control: Newton's step unless the observed information is small
             near = obs > 0.5 * den
-            denom = np.where(near, obs, den) if isinstance(near, np.ndarray) else (obs if near else den)
+            denom = np.where(near, obs, den) if many else (obs if near else den)
             adj = adj + near * (num / denom - adj)
-        adj = adj * control.stepadj
-        adj = adj * ~((t == 0) & (adj < 0))  # at 0 and pointing down: stay
+        adj = adj * stepadj
+        adj = adj * ((t != 0) | (adj >= 0))  # at 0 and pointing down: stay
         neg = t + adj < 0
-        if some(neg) and control.exact:
+        if some(neg) and exact:
             num0 = model.score(t * 0.0, rows, reml)[0]
             adj = adj - (neg & (num0 <= 0)) * (t + adj)  # lands exactly on 0
             neg = t + adj < 0
@@ -462,12 +476,12 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
             t = new
     reset = _zero_check(model, out, ok, reml, control, atol)
     if reset is True:
-        out = np.float64(0.0)
+        out = 0.0
     return Scoring(out, it, ok, reset)
 
 
 def _zero_check(
-    model: Model, tau2: FArray | np.float64, ok: FArray | bool, reml: bool, control: Control, atol: float
+    model: Model, tau2: FArray | float, ok: FArray | bool, reml: bool, control: Control, atol: float
 ) -> FArray | bool:
     """metafor's check for a local maximum: tau² is set to 0 where ll(0) > ll(tau²) + tol."""
     if not control.ll0check:

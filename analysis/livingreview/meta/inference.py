@@ -1,6 +1,6 @@
 """The engine's one inference block for intercept-only fits: tests, intervals and heterogeneity.
 
-:func:`intercept_stats` turns the tau² of one fit (numpy scalars) or of a batch of fits
+:func:`intercept_stats` turns the tau² of one fit (a float) or of a batch of fits
 (arrays: leave-one-out, cumulative) into estimates, Wald-type or Knapp–Hartung tests, CIs,
 prediction intervals, Q, I² and H² as metafor defines them, back on the scale of the data.
 """
@@ -28,7 +28,8 @@ def critical(level: float, ddf: Any) -> Any:
 
 class _Scalar:
     """The operations of the inference block on Python floats (one fit): no numpy scalars, so no
-    floating-point warnings to silence and no per-operation dispatch; special functions → float."""
+    floating-point warnings to silence and no per-operation dispatch; special functions → float,
+    evaluated only where needed."""
 
     sqrt = staticmethod(math.sqrt)
     absolute = staticmethod(abs)
@@ -39,12 +40,14 @@ class _Scalar:
         return a if cond else b
 
     @staticmethod
-    def stdtr(df: Any, x: Any) -> float:
-        return float(special.stdtr(df, x))
+    def cdf(t: Any, df: Any, x: Any) -> float:
+        """Student t (df) lower tail where ``t``, else normal."""
+        return float(special.stdtr(df, x) if t else special.ndtr(x))
 
     @staticmethod
-    def stdtrit(df: Any, p: Any) -> float:
-        return float(special.stdtrit(df, p))
+    def quantile(t: Any, df: Any, p: Any) -> float:
+        """Student t (df) quantile where ``t``, else normal."""
+        return float(special.stdtrit(df, p) if t else special.ndtri(p))
 
     @staticmethod
     def ndtr(x: Any) -> float:
@@ -59,7 +62,15 @@ class _Array:
     """The same operations on arrays (a batch of fits)."""
 
     where, sqrt, absolute, maximum = np.where, np.sqrt, np.abs, np.maximum
-    stdtr, stdtrit, ndtr, chdtrc = special.stdtr, special.stdtrit, special.ndtr, special.chdtrc
+    ndtr, chdtrc = special.ndtr, special.chdtrc
+
+    @staticmethod
+    def cdf(t: Any, df: Any, x: Any) -> Any:
+        return np.where(t, special.stdtr(df, x), special.ndtr(x))
+
+    @staticmethod
+    def quantile(t: Any, df: Any, p: Any) -> Any:
+        return np.where(t, special.stdtrit(df, p), special.ndtri(p))
 
 
 def intercept_stats(
@@ -80,8 +91,8 @@ def intercept_stats(
         with np.errstate(divide="ignore", invalid="ignore"):
             out = _block(_Array, True, mu, sw, rss, q_raw, tr_p0, tau2, n, prep, method, test, level)
         return {key: np.asarray(val, dtype=float) * np.ones(tau2.size) for key, val in out.items()}
-    out = _block(_Scalar, False, float(mu), float(sw), float(rss), float(q_raw), float(tr_p0), float(tau2),
-                 float(fits.n), prep, method, test, level)  # fmt: skip
+    n1 = float(fits.n)  # a single fit's sums are Python floats already
+    out = _block(_Scalar, False, mu, sw, rss, q_raw, tr_p0, float(tau2), n1, prep, method, test, level)
     out["ddf"] = int(fits.n) - 1 if test == "knha" and fits.n > 1 else None
     return out
 
@@ -107,21 +118,20 @@ def _block(
     df = n - 1
     one = df >= 1  # more than one study
     alpha = 1 - level / 100
-    z_crit = -float(special.ndtri(alpha / 2))
     estimate = prep.shift + mu * yscale
-    if test == "knha":
+    if test == "knha":  # t tests with k − 1 df (z where k = 1)
         s2w = where(one, (rss > EPS) * rss / maximum(df, 1), 1.0)
         se = sqrt(s2w / sw) * yscale
         zval = estimate / se if many or se > 0 else math.copysign(math.inf, estimate)
         ddf = maximum(df, 1)
-        pval = where(one, 2 * op.stdtr(ddf, -absolute(zval)), 2 * op.ndtr(-absolute(zval)))
-        crit = where(one, -op.stdtrit(ddf, alpha / 2), z_crit)
+        pval = 2 * op.cdf(one, ddf, -absolute(zval))
+        crit = -op.quantile(one, ddf, alpha / 2)
     else:
         s2w = 1.0
         se = sqrt(1.0 / sw) * yscale
         zval = estimate / se
         pval = 2 * op.ndtr(-absolute(zval))
-        crit = z_crit
+        crit = -float(special.ndtri(alpha / 2))
     q = maximum(0.0, q_raw)
     qp = where(one, op.chdtrc(maximum(df, 1), q), 1.0)
     vt = df / tr_p0 * vscale if many or one else 0.0

@@ -201,7 +201,7 @@ def _fisher(
         )
     tau2 = float(res.tau2)
     if X is None:
-        s = model.sums(np.float64(tau2), sw3=reml, ypp=False)  # type: ignore[union-attr]
+        s = model.sums(tau2, sw3=reml, ypp=False)  # type: ignore[union-attr,arg-type]
         info = s.tr_pp if reml else s.sw2
     else:
         fit = wls(ymc, 1.0 / (vi + tau2), X)
