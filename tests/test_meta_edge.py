@@ -114,9 +114,10 @@ def test_non_convergence_is_reported() -> None:
 def test_leave1out_non_convergence_gives_nan_and_warning() -> None:
     res = rma(YI, VI)
     bad = res.__class__(**{**res.__dict__, "control": Control(maxiter=1, threshold=1e-15)})
-    with pytest.warns(UserWarning, match="failed"):
+    with pytest.warns(UserWarning, match="failed") as record:
         loo = leave1out(bad)
     assert loo["estimate"].isna().all()
+    assert len(record) == 1  # one warning naming the studies, not a second one per fit index
 
 
 def test_pm_search_bound_too_low() -> None:

@@ -128,7 +128,9 @@ def leave1out(fit: MetaResult, labels: Sequence[object] | None = None) -> Any:
     A fit that fails or does not converge gives a row of NaN plus a warning, as metafor
     leaves NA. Returns a pandas DataFrame with ``attrs["s2w"]`` (Knapp–Hartung factors).
     """
-    cols = leave1out_columns(fit)
+    with warnings.catch_warnings():  # one warning below names the studies (not one per fit index)
+        warnings.filterwarnings("ignore", message=r".*did not converge", category=UserWarning)
+        cols = leave1out_columns(fit)
     bad = np.flatnonzero(np.isnan(cols["estimate"]))
     if bad.size:
         warnings.warn(f"leave-one-out: fit(s) without study {bad.tolist()} failed", stacklevel=2)
