@@ -7,7 +7,6 @@ Only argparse is imported up front: each command imports what it uses when it ru
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         if "invalid choice:" in message:
+            import difflib
+
             typed = message.split("invalid choice: ", 1)[1].split("'")[1]
             choices = [c for a in self._actions if a.choices for c in a.choices]  # type: ignore[union-attr]
             close = difflib.get_close_matches(typed, choices, n=1, cutoff=0.5)
