@@ -117,3 +117,38 @@ def test_kernels_started_during_validation_are_stopped_and_leave_no_socket_files
     left = set(Path(tempfile.gettempdir()).glob("livingreview-kernel-*")) - before
     assert not [f for f in left if any(f.name.startswith(Path(k.km.ip).name) for k in started)]
     assert not any(k.km.has_kernel and k.km.provisioner and k.km.provisioner.has_process for k in started)
+
+
+def test_a_kernel_runs_several_notebooks_through_its_own_client(tmp_path: Path) -> None:
+    """Each notebook reuses the kernel's client: no new client (channel threads, sockets, a
+    readiness wait) per notebook, nothing left running after stop, outputs as a fresh kernel's."""
+    import asyncio
+    import threading
+
+    import nbformat
+    from livingreview.book.execute import Kernel
+
+    def channel_threads() -> int:
+        return sum(type(t).__module__.startswith("jupyter_client") for t in threading.enumerate())
+
+    async def go() -> tuple[list[int], list[nbformat.NotebookNode]]:
+        kernel = await Kernel(tmp_path).start()
+        counts = [channel_threads()]
+        notebooks = [
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = {i}\nx")]) for i in (1, 2)
+        ]
+        try:
+            for nb in notebooks:
+                await kernel.run(nb)
+                counts.append(channel_threads())
+        finally:
+            await kernel.stop()
+        counts.append(channel_threads())
+        return counts, notebooks
+
+    before = channel_threads()
+    counts, notebooks = asyncio.run(go())
+    assert counts[0] == counts[1] == counts[2] == before + 1  # the one heartbeat of the kernel's client
+    assert counts[3] == before
+    assert [nb.cells[0].outputs[0]["data"]["text/plain"] for nb in notebooks] == ["1", "2"]
+    assert [nb.cells[0].execution_count for nb in notebooks] == [1, 1]

@@ -1,5 +1,5 @@
 """Allow ``python -m livingreview``."""
 
-from livingreview.cli import main
+from livingreview.cli import run
 
-raise SystemExit(main())
+run()

@@ -39,16 +39,20 @@ class IPCKernelManager(AsyncKernelManager):
 
 
 def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) -> NotebookClient:
-    extra = {"km": kernel.km, "kc": kernel.kc} if kernel else {}
-    return NotebookClient(
+    client = NotebookClient(
         nb,
         timeout=TIMEOUT_S,
         kernel_name=KERNEL,
         kernel_manager_class=IPCKernelManager,
         resources={"metadata": {"path": str(cwd)}},
         shutdown_kernel="immediate",  # outputs are complete; a graceful shutdown only adds seconds
-        **extra,
+        km=kernel.km if kernel else None,
     )
+    if kernel is not None:
+        # NotebookClient.__init__ sets kc to None, and a client without one connects a new kernel
+        # client (five channel threads and sockets, never stopped) and waits for it to be ready.
+        client.kc = kernel.kc
+    return client
 
 
 def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
