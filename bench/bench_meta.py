@@ -232,7 +232,7 @@ def others() -> None:
             print("  statsmodels not importable")
 
 
-def cold_start(repeats: int = 5) -> None:
+def cold_start(repeats: int = 15) -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root / "analysis")}
     y, v = make_data(20, 3)
@@ -249,14 +249,13 @@ def cold_start(repeats: int = 5) -> None:
             "python -m livingreview meta F --json":
                 [sys.executable, "-m", "livingreview", "meta", str(path), "--json"],
         }  # fmt: skip
-        times = {}
-        for name, cmd in cmds.items():
-            runs = []
-            for _ in range(repeats):
+        runs: dict[str, list[float]] = {name: [] for name in cmds}
+        for _ in range(repeats):  # interleaved, so that every command sees the same machine
+            for name, cmd in cmds.items():
                 t0 = time.perf_counter()
                 subprocess.run(cmd, env=env, capture_output=True, check=True)
-                runs.append(time.perf_counter() - t0)
-            times[name] = min(runs)
+                runs[name].append(time.perf_counter() - t0)
+        times = {name: min(values) for name, values in runs.items()}
         probe = (
             "import sys, runpy; sys.argv = ['x', %r, '--json']; import livingreview.meta.cli as m; m.main(); "
             "print(sorted(n for n in ('pandas', 'scipy.stats', 'matplotlib') if n in sys.modules), "
@@ -266,7 +265,7 @@ def cold_start(repeats: int = 5) -> None:
             [sys.executable, "-c", probe % str(path)], env=env, capture_output=True, text=True
         )
     base = times["python -c 'import numpy'"]
-    print(f"\nCold start (best of {repeats} processes; target ≤ 3× import numpy):")
+    print(f"\nCold start (best of {repeats} processes each, interleaved; target ≤ 3× import numpy):")
     for name, t in times.items():
         print(f"  {name:44} {ms(t)}  {t / base:5.2f}x")
     print(f"  heavy modules loaded by the meta command: {proc.stderr.strip() or proc.returncode}")
