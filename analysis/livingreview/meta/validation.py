@@ -517,32 +517,35 @@ def _labels(gt: Any, reference: str, columns: Any) -> Any:
 
 
 def validation_table(path: str | Path = DEFAULT_REFERENCE) -> Any:
-    """great_tables table of :func:`validation_frame` summarised by :func:`summary_frame` (fixed id,
-    sorted rows: deterministic HTML)."""
-    from great_tables import GT
-
+    """great_tables table of :func:`validation_frame` summarised by :func:`summary_frame`."""
     ref = load_reference(path)
-    shown = _named(_shown(summary_frame(validation_frame(path))))
-    gt = GT(shown, id="metafor-validation").tab_header(
-        title="Agreement with R metafor",
-        subtitle=f"metafor {ref['metafor_version']}, R {ref['R_version']}, "
-        f"{len(ref['datasets'])} data sets; worst difference over every data set, estimator and test",
+    subtitle = (
+        f"metafor {ref['metafor_version']}, R {ref['R_version']}, {len(ref['datasets'])} data sets; "
+        "worst difference over every data set, estimator and test"
     )
-    return _labels(gt, "metafor", shown.columns)
+    return _summary_table(
+        validation_frame(path), "metafor-validation", "Agreement with R metafor", subtitle, "metafor"
+    )
 
 
 def exact_table(path: str | Path = EXACT_REFERENCE) -> Any:
-    """great_tables table of :func:`exact_frame` summarised by :func:`summary_frame` (deterministic HTML)."""
+    """great_tables table of :func:`exact_frame` summarised by :func:`summary_frame`."""
+    ref = load_reference(path)
+    subtitle = (
+        f"tau² roots and intervals solved with mpmath {ref['mpmath_version']} at {ref['digits']} digits, "
+        f"{len(ref['datasets'])} data sets"
+    )
+    return _summary_table(
+        exact_frame(path), "exact-validation", "Agreement with exact answers", subtitle, "exact"
+    )
+
+
+def _summary_table(frame: Any, ident: str, title: str, subtitle: str, reference: str) -> Any:
+    """The book's table of a comparison frame (fixed id, sorted rows: deterministic HTML)."""
     from great_tables import GT
 
-    ref = load_reference(path)
-    shown = _named(_shown(summary_frame(exact_frame(path))))
-    gt = GT(shown, id="exact-validation").tab_header(
-        title="Agreement with exact answers",
-        subtitle=f"tau² roots and intervals solved with mpmath {ref['mpmath_version']} "
-        f"at {ref['digits']} digits, {len(ref['datasets'])} data sets",
-    )
-    return _labels(gt, "exact", shown.columns)
+    shown = _named(_shown(summary_frame(frame)))
+    return _labels(GT(shown, id=ident).tab_header(title=title, subtitle=subtitle), reference, shown.columns)
 
 
 def detail_table(frame: Any, ident: str, reference: str = "reference") -> Any:
