@@ -309,3 +309,28 @@ def test_snapshot_folder_without_screening_is_ignored(tmp_path: Path, root: Path
     assert prisma.snapshot_screening(tmp_path / "releases", "0.1.0") is None
     shutil.rmtree(tmp_path / "releases")
     assert prisma.snapshot_screening(tmp_path / "releases", "0.1.0") is None
+
+
+def test_traffic_light_marks_every_judgement_in_its_colour_and_symbol(root: Path) -> None:
+    """One circle per study × domain (drawn as one collection), coloured and labelled by judgement."""
+    from matplotlib.colors import to_rgba
+
+    data = load_dataset(root / "data")
+    judgements = rob.load_rob(root / "data")
+    matrix = rob.judgement_matrix(judgements, data)
+    ax = rob.traffic_light(judgements, data).axes[0]
+    circles = ax.collections[0]
+    n_rows = len(matrix)
+    expected = [
+        (j, n_rows - 1 - i, judgement)
+        for i, row in enumerate(matrix.itertuples(index=False))
+        for j, judgement in enumerate(row)
+    ]
+    assert [tuple(xy) for xy in circles.get_offsets().tolist()] == [(x, y) for x, y, _ in expected]
+    assert [tuple(c) for c in circles.get_facecolors()] == [to_rgba(rob.STYLE[j][0]) for _, _, j in expected]
+    symbols = [
+        (t.get_position(), t.get_text())
+        for t in ax.texts
+        if t.get_text() in {s for _, s, _ in rob.STYLE.values()}
+    ]
+    assert symbols == [((x, y), rob.STYLE[j][1]) for x, y, j in expected]
