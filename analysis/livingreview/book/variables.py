@@ -267,11 +267,7 @@ def _summary_dict(s: DomainSummary) -> dict[str, Any]:
     return {
         "k": s.k,
         "n_studies": s.n_studies,
-        "positive": s.positive,
-        "null": s.null,
-        "unclear": s.unclear,
-        "negative": s.negative,
-        "mixed": s.mixed,
+        **_counts(s),
         "sign_p": fmt_p(s.sign_p),
     }
 
