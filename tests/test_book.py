@@ -302,3 +302,16 @@ def test_a_table_is_capped_with_a_note_saying_where_all_rows_are() -> None:
     assert capped.count("<tr>") == 6 and "row 4" in capped and "row 5" not in capped
     assert "first 5 of 12 rows" in capped and "analysis/x.ipynb" in capped
     assert cap_rows(table, "x", limit=12) == table
+
+
+@pytest.mark.parametrize("name", ["_variables.yml", "_quarto.yml", "CITATION.cff"])
+def test_the_book_reads_yaml_as_safe_load_does(name: str) -> None:
+    """The book reads YAML through libyaml where PyYAML has it: the same values as ``yaml.safe_load``."""
+    import yaml
+    from livingreview.project.qmd import load_yaml
+
+    text = (Path(__file__).resolve().parents[1] / name).read_text(encoding="utf-8")
+    assert load_yaml(text) == yaml.safe_load(text)
+    assert load_yaml("when: 2026-11-30\nn: 1_000\nx: .5\nflag: yes\n") == yaml.safe_load(
+        "when: 2026-11-30\nn: 1_000\nx: .5\nflag: yes\n"
+    )

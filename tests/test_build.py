@@ -152,3 +152,20 @@ def test_a_kernel_runs_several_notebooks_through_its_own_client(tmp_path: Path) 
     assert counts[3] == before
     assert [nb.cells[0].outputs[0]["data"]["text/plain"] for nb in notebooks] == ["1", "2"]
     assert [nb.cells[0].execution_count for nb in notebooks] == [1, 1]
+
+
+def test_kernels_run_the_interpreter_of_the_build(tmp_path: Path) -> None:
+    """``python3`` is ipykernel's own spec for this interpreter, found without searching kernel
+    directories (that search imports IPython in the build's process and could pick up a
+    ``python3`` kernel of another environment)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from livingreview.book.execute import IPCKernelManager\n"
+        "spec = IPCKernelManager(kernel_name='python3').kernel_spec\n"
+        "print(spec.argv[0] == sys.executable, spec.argv[1:3], 'IPython' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "['-m',", "'ipykernel_launcher']", "False"]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from livingreview.cli import main
 from scratch import livingreview
 
@@ -65,3 +66,15 @@ def test_invalid_data_problems_and_summary_share_one_stream(data_copy: Path) -> 
     assert done.returncode == 1 and done.stderr == ""
     lines = done.stdout.splitlines()
     assert lines[0].startswith("effects.csv:") and lines[-1].startswith("data invalid:")
+
+
+def test_the_builds_own_process_draws_nothing() -> None:
+    """``_variables.yml`` is computed in the build's process while the kernels draw the figures:
+    it needs no plotting library (importing matplotlib there costs every build half a second)."""
+    code = (
+        "from livingreview.book.variables import compute_project_variables\n"
+        "from pathlib import Path\n"
+        "from livingreview.project import Project\n"
+        f"compute_project_variables(Project(Path({str(ROOT)!r})))"
+    )
+    assert "matplotlib" not in imported_by(code)

@@ -12,6 +12,7 @@ from livingreview.book.execute import run_all
 from livingreview.book.preview import load_book, pdf_name
 from livingreview.book.render import build_preview
 from livingreview.project.paths import Project
+from livingreview.project.qmd import read_quarto_yml
 from livingreview.project.transaction import Transaction
 
 RENDER_HINT = 'pip install -e ".[render]"'
@@ -57,7 +58,7 @@ def build(
             txn.claim(project.preview_dir.relative_to(project.root).as_posix())
             started = time.perf_counter()
             index = build_preview(project, log)
-            pdf = index.parent / pdf_name(load_book(project))
+            pdf = index.parent / pdf_name(read_quarto_yml(project.quarto_yml))
             log(
                 f"preview written: HTML book {index.relative_to(project.root)}, "
                 f"PDF {pdf.relative_to(project.root)}"

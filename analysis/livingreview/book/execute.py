@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from traitlets import CaselessStrEnum, default
@@ -36,6 +37,14 @@ class IPCKernelManager(AsyncKernelManager):
     @default("ip")
     def _ip_default(self) -> str:
         return os.path.join(tempfile.gettempdir(), f"livingreview-kernel-{uuid.uuid4().hex}-ipc")
+
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        """No kernel directories to search: ``python3`` is then ipykernel's own spec, the interpreter
+        that runs this build (``sys.executable``), whose environment has this package. Searching
+        them would import IPython in this process (0.3 s) and could find another environment's
+        ``python3`` kernel."""
+        return KernelSpecManager(kernel_dirs=[])
 
 
 def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) -> NotebookClient:
@@ -148,6 +157,7 @@ def _renumber(nb: nbformat.NotebookNode) -> None:
 
 async def _run_many(
     paths: list[Path],
+    notebooks: list[nbformat.NotebookNode],
     root: Path,
     log: Callable[[str], None],
     kernels: list[asyncio.Task],
@@ -160,7 +170,6 @@ async def _run_many(
     only on the notebooks' order, so that a build is the same whatever runs faster.
     """
     total = len(paths)
-    notebooks = [nbformat.read(path, as_version=4) for path in paths]
     todo = []
     for i, (path, nb) in enumerate(zip(paths, notebooks, strict=True), start=1):
         if not force and is_current(nb, root):
@@ -194,13 +203,6 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
 
 
-def notebooks_to_run(project: Project, force: bool) -> int:
-    """How many notebooks will execute (those with unchanged declared inputs are kept)."""
-    if force:
-        return len(project.notebooks())
-    return sum(not is_current(nbformat.read(p, as_version=4), project.root) for p in project.notebooks())
-
-
 def run_all(
     project: Project,
     log: Callable[[str], None] = print,
@@ -216,7 +218,10 @@ def run_all(
     from livingreview.book.variables import compute_project_variables  # pandas: after the kernels start
     from livingreview.checks.gate import check_project
 
-    n_kernels = max(0, min(notebooks_to_run(project, force), os.cpu_count() or 1))
+    paths = project.notebooks()
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    to_run = sum(force or not is_current(nb, project.root) for nb in notebooks)
+    n_kernels = min(to_run, os.cpu_count() or 1)
 
     async def everything() -> tuple[list[str], dict | None, list[nbformat.NotebookNode]]:
         loop = asyncio.get_running_loop()
@@ -230,7 +235,7 @@ def run_all(
             # The variables (incl. the metafor validation summary) are computed in this process
             # while the kernels run the notebooks in theirs.
             variables = loop.run_in_executor(None, compute_project_variables, project)
-            executed = await _run_many(project.notebooks(), project.root, log, kernels, force)
+            executed = await _run_many(paths, notebooks, project.root, log, kernels, force)
             return [], await variables, executed
         finally:
             # Let every kernel finish starting (cancelling a start would orphan its process and

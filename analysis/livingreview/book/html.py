@@ -185,7 +185,7 @@ def write_html_book(book: Book, asts: list[str], out_dir: Path) -> list[Path]:
     searched = plain_text(book.var("review.last_searched"))
     released = plain_text(book.var("review.date_released"))
     meta = html.escape(f"version {version} · literature searched up to {searched}")
-    pdf = pdf_name(book)
+    pdf = pdf_name(book.config)
     footer = (
         f'{html.escape(book.title)} · {meta} · <a href="{html.escape(pdf)}">PDF</a><br>'
         "Made with pandoc because Quarto is not installed on this machine; for the Quarto book run "

@@ -201,7 +201,7 @@ def write_pdf(
     source = typst_source(book, asts)
     main = out_dir / "book.typ"
     main.write_text(source, encoding="utf-8")
-    target = out_dir / pdf_name(book)
+    target = out_dir / pdf_name(book.config)
     with tempfile.TemporaryDirectory() as tmp:
         fonts = font_dir(Path(tmp) / "fonts")
         missing = missing_glyphs(source, fonts)

@@ -18,8 +18,6 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from livingreview.book.pandoc import convert, parallel_map
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
@@ -34,6 +32,7 @@ from livingreview.project.qmd import (
     book_files,
     heading_ids,
     labelled_cells,
+    load_yaml,
     read_quarto_yml,
     strip_front_matter,
 )
@@ -311,7 +310,7 @@ def load_book(project: Project) -> Book:
     from livingreview.book.variables import flatten  # pandas: imported only when the book is read
 
     config = read_quarto_yml(project.quarto_yml)
-    variables = flatten(yaml.safe_load(project.variables_yml.read_text(encoding="utf-8")) or {})
+    variables = flatten(load_yaml(project.variables_yml.read_text(encoding="utf-8")) or {})
     sources = []
     for book_file in book_files(config):
         path = project.root / book_file.path
@@ -450,6 +449,7 @@ def write_figures(book: Book, out_dir: Path) -> None:
                 (figures / f"{embed.label}.png").write_bytes(embed.png)
 
 
-def pdf_name(book: Book) -> str:
-    stem = str(book.config.get("book", {}).get("output-file") or "book")
+def pdf_name(config: dict) -> str:
+    """The PDF's file name: ``book.output-file`` of ``_quarto.yml`` (Quarto's rule), else ``book``."""
+    stem = str(config.get("book", {}).get("output-file") or "book")
     return re.sub(r"[^\w.-]+", "-", stem) + ".pdf"

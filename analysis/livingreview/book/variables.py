@@ -443,8 +443,6 @@ def validation_variables(project: Project) -> dict | None:
     """
     import json
 
-    from livingreview.meta.validation import summary_variables
-
     reference = project.root / VALIDATION_INPUTS[0]
     if not reference.is_file():
         return None
@@ -456,6 +454,8 @@ def validation_variables(project: Project) -> dict | None:
             return dict(stored["values"])
     except (OSError, ValueError, KeyError, AttributeError):
         pass
+    from livingreview.meta.validation import summary_variables  # the engine: only when recomputing
+
     values = summary_variables(reference)
     text = json.dumps({"digest": digest, "values": values}, indent=1, sort_keys=True) + "\n"
     try:

@@ -35,8 +35,18 @@ class BookFile:
     appendix: bool
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): the same safe loading, several
+# times faster on the machine-written _variables.yml.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> object:
+    """``yaml.safe_load`` through libyaml where available."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def read_quarto_yml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 def book_files(config: dict) -> list[BookFile]:

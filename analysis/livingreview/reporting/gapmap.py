@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.figure import Figure
 
 from livingreview.data.dataset import DOMAINS, Dataset
-from livingreview.reporting.figures import OKABE_ITO, legend_marker, use_book_style
+from livingreview.reporting.palette import OKABE_ITO
 from livingreview.synthesis.domains import study_directions
+
+if TYPE_CHECKING:  # matplotlib loads only when the map is drawn (the gap sentence needs only the cells)
+    from matplotlib.figure import Figure
 
 INCLUDED = ("A", "B", "C")
 DIAGNOSES = {"depression": "Depression", "anxiety": "Anxiety disorders", "ptsd": "PTSD"}
@@ -63,6 +65,10 @@ def _area(participants: int, largest: int) -> float:
 
 def gap_map(data: Dataset) -> Figure:
     """Bubble grid; bubble area grows with participants, the number is the count of studies."""
+    import matplotlib.pyplot as plt
+
+    from livingreview.reporting.figures import legend_marker, use_book_style
+
     use_book_style()
     cells = gap_cells(data)
     diagnoses = list(DIAGNOSES)
