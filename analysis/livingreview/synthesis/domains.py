@@ -70,11 +70,16 @@ def study_directions(effects: pd.DataFrame, signs: str = "stated") -> pd.DataFra
     """One row per study × outcome domain with its direction, associations and largest N."""
     effects = effects.assign(direction=vote(effects, signs))
     grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)
-    out = grouped.agg(
-        k=("effect_id", "size"),
-        direction=("direction", study_direction),
-        n=("n", "max"),
-    ).reset_index()
+    out = grouped.agg(k=("effect_id", "size"), n=("n", "max")).reset_index()
+    # The votes of each study × domain, collected in one pass (a Python aggregation per group
+    # through pandas costs more than the whole rest of this function).
+    votes: dict[tuple[str, str], list[str]] = {}
+    for key, direction in zip(
+        zip(effects["study_id"], effects["outcome_domain"], strict=True), effects["direction"], strict=True
+    ):
+        votes.setdefault(key, []).append(direction)
+    keys = zip(out["study_id"], out["outcome_domain"], strict=True)
+    out.insert(3, "direction", pd.Series([study_direction(votes[key]) for key in keys], index=out.index))
     extra = effects.drop_duplicates("study_id").set_index("study_id")
     for column in ("arm_relevance", "n_analysed", "year", "diagnosis"):
         if column in extra:
@@ -126,21 +131,24 @@ def summarise_domains(
         if len(effects)
         else pd.DataFrame(columns=["study_id", "outcome_domain", "direction"])
     )
+    by_domain: dict[str, Counter[str]] = {}
+    for domain, direction in zip(per_study["outcome_domain"], per_study["direction"], strict=True):
+        by_domain.setdefault(domain, Counter())[direction] += 1
+    associations = Counter(effects["outcome_domain"]) if len(effects) else Counter()
     out = []
     for domain in domains:
-        rows = per_study[per_study["outcome_domain"] == domain]
-        counts = rows["direction"].value_counts()
+        counts = by_domain.get(domain, Counter())
         out.append(
             DomainSummary(
                 domain=domain,
-                k=int((effects["outcome_domain"] == domain).sum()) if len(effects) else 0,
-                n_studies=len(rows),
-                positive=int(counts.get("positive", 0)),
-                null=int(counts.get("null", 0)),
-                negative=int(counts.get("negative", 0)),
-                mixed=int(counts.get("mixed", 0)),
-                sign_p=sign_test(int(counts.get("positive", 0)), int(counts.get("negative", 0))),
-                unclear=int(counts.get("unclear", 0)),
+                k=associations[domain],
+                n_studies=sum(counts.values()),
+                positive=counts["positive"],
+                null=counts["null"],
+                negative=counts["negative"],
+                mixed=counts["mixed"],
+                sign_p=sign_test(counts["positive"], counts["negative"]),
+                unclear=counts["unclear"],
             )
         )
     return out
