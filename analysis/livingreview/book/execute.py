@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
@@ -20,6 +21,9 @@ from traitlets import CaselessStrEnum, default
 
 from livingreview.project.paths import Project, files_digest
 from livingreview.project.transaction import Transaction
+
+if TYPE_CHECKING:
+    from livingreview.checks.validate import Report
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -203,6 +207,22 @@ def _strip_volatile(nb: nbformat.NotebookNode) -> None:
     nb.metadata.get("language_info", {}).pop("version", None)
 
 
+# The validator and the variables import pandas (0.7 s): they are imported in the worker thread,
+# so that the event loop launches the kernels first and they start while this process imports.
+
+
+def _check(project: Project) -> Report:
+    from livingreview.checks.gate import check_project
+
+    return check_project(project)
+
+
+def _variables(project: Project) -> dict:
+    from livingreview.book.variables import compute_project_variables
+
+    return compute_project_variables(project)
+
+
 def run_all(
     project: Project,
     log: Callable[[str], None] = print,
@@ -215,9 +235,6 @@ def run_all(
     The kernels start while the data are validated. Invalid data: return the problems, with
     nothing executed or written. A failing cell raises, with nothing written.
     """
-    from livingreview.book.variables import compute_project_variables  # pandas: after the kernels start
-    from livingreview.checks.gate import check_project
-
     paths = project.notebooks()
     notebooks = [nbformat.read(path, as_version=4) for path in paths]
     to_run = sum(force or not is_current(nb, project.root) for nb in notebooks)
@@ -228,13 +245,13 @@ def run_all(
         kernels = [asyncio.ensure_future(Kernel(project.analysis).start()) for _ in range(n_kernels)]
         try:
             if validate:
-                report = await loop.run_in_executor(None, check_project, project)
+                report = await loop.run_in_executor(None, _check, project)
                 if not report.ok:
                     return [str(p) for p in report.problems], None, []
                 log(report.summary())
             # The variables (incl. the metafor validation summary) are computed in this process
             # while the kernels run the notebooks in theirs.
-            variables = loop.run_in_executor(None, compute_project_variables, project)
+            variables = loop.run_in_executor(None, _variables, project)
             executed = await _run_many(paths, notebooks, project.root, log, kernels, force)
             return [], await variables, executed
         finally:
