@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import yaml
@@ -53,6 +54,18 @@ def test_build_is_deterministic_and_adding_a_study_updates_the_review(project_co
     assert variables["studies"]["n_total"] == n_before + 1
     html = "".join(p.read_text(encoding="utf-8") for p in (project_copy / "_preview").glob("*.html"))
     assert study_label(sid) in html  # "Newauthor 2026"; "Newauthor 2026 (b)" if a release holds the first
+
+    # The rebuild reused the first build's pandoc conversions of the unchanged chapters: a render
+    # without the cache writes the same book.
+    from livingreview.book.render import CACHE_DIR, build_preview
+    from livingreview.project.paths import Project
+
+    preview = project_copy / "_preview"
+    cached = {p.name: p.read_bytes() for p in sorted(preview.glob("*.html")) + [preview / "book.typ"]}
+    assert len(list((project_copy / CACHE_DIR).iterdir())) > len(cached)
+    shutil.rmtree(project_copy / CACHE_DIR)
+    build_preview(Project(project_copy))
+    assert {name: (preview / name).read_bytes() for name in cached} == cached
 
 
 def test_inputs_digest_follows_declared_inputs_and_cell_sources(project_copy: Path) -> None:

@@ -118,7 +118,7 @@ def _table_html(embed: Embed, table: str) -> str:
 
 def chapter_body(book: Book, chapter: Chapter, ast: str) -> str:
     """The chapter's HTML from its pandoc AST, with its figures and tables in place of their tokens."""
-    body = convert(ast, "json", "html5", where=chapter.book_file.path, sanitize=False)
+    body = convert(ast, "json", "html5", where=chapter.book_file.path, sanitize=False, cache=book.cache)
     for embed in chapter.embeds:
         if embed.table_html is not None:
             pattern = rf"<p>{embed.token}</p>(.*?)<p>{embed.token}END</p>"

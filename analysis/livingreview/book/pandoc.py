@@ -6,6 +6,7 @@ Small conversions keep memory bounded on large reviews, and run in parallel on a
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import subprocess
@@ -54,29 +55,94 @@ def sanitize_filter() -> Path:
     return _FILTER
 
 
+class ConversionCache:
+    """pandoc's outputs of earlier builds, so that a rebuild converts only the chapters that changed.
+
+    One file per conversion under ``directory``, named by the digest of everything that decides
+    the output: the pandoc binary (path, size, modification time), the formats and arguments,
+    the sanitizing filter's code and the input. The build's nonce (random, so that no text in the
+    data can forge a token) is masked in the key and in the stored output, and the current one
+    is put back on use. Conversions that read a file named on the command line (citeproc's
+    bibliography) are never cached. ``prune`` keeps only what the last build used.
+    """
+
+    MASK = "\x00nonce\x00"  # pandoc output never holds a NUL; the data cannot put one there
+
+    def __init__(self, directory: Path, nonce: str) -> None:
+        self.directory = directory
+        self.token = f"LRX{nonce}"
+        self.used: set[str] = set()
+
+    def key(self, pandoc: str, options: list[str], text: str) -> str:
+        """The digest of the conversion; ``options`` name the filter by what it does, not by its
+        temporary file."""
+        binary = Path(pandoc).stat()
+        digest = hashlib.sha256()
+        for part in (pandoc, str(binary.st_size), str(binary.st_mtime_ns), SANITIZE_LUA, *options):
+            digest.update(part.encode("utf-8") + b"\0")
+        digest.update(text.replace(self.token, self.MASK).encode("utf-8"))
+        return digest.hexdigest()
+
+    def get(self, key: str) -> str | None:
+        try:
+            stored = (self.directory / key).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        self.used.add(key)
+        return stored.replace(self.MASK, self.token)
+
+    def put(self, key: str, output: str) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(output.replace(self.token, self.MASK))
+            os.replace(name, self.directory / key)
+            self.used.add(key)
+        except OSError:  # a read-only checkout still builds, only without the cache
+            pass
+
+    def prune(self) -> None:
+        """Delete the entries the last build did not use (the cache holds one build's worth)."""
+        if not self.directory.is_dir():
+            return
+        for path in self.directory.iterdir():
+            if path.name not in self.used:
+                path.unlink(missing_ok=True)
+
+
 def convert(
-    text: str, source: str, target: str, args: Iterable[str] = (), where: str = "", sanitize: bool = True
+    text: str,
+    source: str,
+    target: str,
+    args: Iterable[str] = (),
+    where: str = "",
+    sanitize: bool = True,
+    cache: ConversionCache | None = None,
 ) -> str:
     """``text`` from pandoc format ``source`` to ``target``; citeproc (if asked) runs before the filter."""
     args = list(args)
     cite = ["--citeproc"] if "--citeproc" in args else []
-    rest = [a for a in args if a != "--citeproc"]
-    command = [
-        pandoc_path(),
-        f"--from={source}",
-        f"--to={target}",
-        "--wrap=none",
-        *rest,
-        *cite,
-        *([f"--lua-filter={sanitize_filter()}"] if sanitize else []),
-    ]
+    options = [f"--from={source}", f"--to={target}", "--wrap=none", *(a for a in args if a != "--citeproc")]
+    pandoc = pandoc_path()
+    command = [pandoc, *options, *cite, *([f"--lua-filter={sanitize_filter()}"] if sanitize else [])]
+    key = (
+        cache.key(pandoc, [*options, f"sanitize={sanitize}"], text)
+        if cache is not None and not cite
+        else None
+    )
+    if key is not None and (cached := cache.get(key)) is not None:
+        return cached
     done = subprocess.run(command, input=text.encode("utf-8"), capture_output=True)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise PandocError(
             f"{where or 'pandoc'}: pandoc failed: {message[-1] if message else done.returncode}"
         )
-    return done.stdout.decode("utf-8")
+    output = done.stdout.decode("utf-8")
+    if key is not None:
+        cache.put(key, output)
+    return output
 
 
 def parallel_map(func: Callable[[T], R], items: list[T]) -> list[R]:

@@ -107,7 +107,7 @@ def _table(embed: Embed, table: str) -> str:
 
 def chapter_typst(book: Book, chapter: Chapter, ast: str) -> str:
     """The chapter as Typst markup from its pandoc AST, with its figures and tables in place."""
-    body = convert(ast, "json", "typst", where=chapter.book_file.path, sanitize=False)
+    body = convert(ast, "json", "typst", where=chapter.book_file.path, sanitize=False, cache=book.cache)
     pages = "|".join(re.escape(c.page) for c in book.chapters)
     body = re.sub(rf'#link\("(?:{pages})#([A-Za-z_][\w:.-]*)"\)', r"#link(<\1>)", body)
     for embed in chapter.embeds:

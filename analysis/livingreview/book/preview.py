@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livingreview.book.pandoc import convert, parallel_map
+from livingreview.book.pandoc import ConversionCache, convert, parallel_map
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
     CITE_RE,
@@ -183,6 +183,7 @@ class Book:
     numbering: Numbering
     chapters: list[Chapter]
     nonce: str
+    cache: ConversionCache | None = None  # pandoc outputs of earlier builds (set by the renderer)
 
     @property
     def title(self) -> str:
@@ -383,9 +384,8 @@ def book_asts(book: Book) -> list[str]:
     chapters = book.chapters
 
     def parse(chapter: Chapter) -> dict:
-        return json.loads(
-            convert(book.markdown(chapter, "html"), "markdown", "json", (), chapter.book_file.path, False)
-        )
+        text = book.markdown(chapter, "html")
+        return json.loads(convert(text, "markdown", "json", (), chapter.book_file.path, False, book.cache))
 
     read = parallel_map(parse, chapters)
     wrapper = [f"LRX{book.nonce}C{i}X" for i in range(len(chapters))]
@@ -420,7 +420,9 @@ def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:
         for sep, e in zip(seps, tables, strict=True)
     )
     args = ["--metadata=lr-no-images:true"]  # a table cell cannot bring an image (or read a file)
-    read = json.loads(convert(joined, "html-raw_html", "json", args, chapter.book_file.path))["blocks"]
+    read = json.loads(
+        convert(joined, "html-raw_html", "json", args, chapter.book_file.path, cache=book.cache)
+    )["blocks"]
     pieces: dict[str, list] = {}
     current: list | None = None
     for block in read:

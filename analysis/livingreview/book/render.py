@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from livingreview.book.html import write_html_book
+from livingreview.book.pandoc import ConversionCache
 from livingreview.book.pdf import write_pdf
 from livingreview.book.preview import book_asts, load_book, write_figures
 from livingreview.project.paths import Project
+
+CACHE_DIR = ".cache/pandoc"  # git-ignored; a rebuild converts only the chapters that changed
 
 
 def build_preview(project: Project, log: Callable[[str], None] = lambda _: None, pdf: bool = True) -> Path:
@@ -19,6 +22,7 @@ def build_preview(project: Project, log: Callable[[str], None] = lambda _: None,
     Everything is written into a staging directory first and switched in one step.
     """
     book = load_book(project)
+    book.cache = ConversionCache(project.root / CACHE_DIR, book.nonce)
     final = project.preview_dir
     stage = final.with_name(final.name + ".staging")
     shutil.rmtree(stage, ignore_errors=True)
@@ -39,6 +43,7 @@ def build_preview(project: Project, log: Callable[[str], None] = lambda _: None,
             final.rename(old)
         stage.rename(final)
         shutil.rmtree(old, ignore_errors=True)
+        book.cache.prune()
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return final / "index.html"
