@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -375,38 +376,76 @@ def _token(block: dict) -> str | None:
 def book_asts(book: Book) -> list[str]:
     """Every chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
 
-    Each chapter is read on its own (its heading identifiers are its own); citeproc and the
-    sanitizing filter then run once over the whole book, so that citations are rendered and
-    disambiguated as in the one reference list and the bibliography file is parsed once. Each
-    table sits between its token paragraph and the same token +
-    ``END`` so that the renderers can wrap it with its caption; figures stay a single token paragraph.
+    Each chapter is read and sanitized on its own (its heading identifiers are its own; the result
+    is cached). Citeproc then runs once, on every citation of the book in reading order and the
+    reference list, so that citations are rendered and disambiguated as in the one reference list
+    and the bibliography is parsed once; the rendered citations go back where they were. Each
+    table sits between its token paragraph and the same token + ``END`` so that the renderers can
+    wrap it with its caption; figures stay a single token paragraph.
     """
     chapters = book.chapters
 
     def parse(chapter: Chapter) -> dict:
         text = book.markdown(chapter, "html")
-        return json.loads(convert(text, "markdown", "json", (), chapter.book_file.path, False, book.cache))
+        keep = ["--metadata=lr-keep-cites:true"]  # the filter leaves citations to the citation pass
+        return json.loads(convert(text, "markdown", "json", keep, chapter.book_file.path, True, book.cache))
 
     read = parallel_map(parse, chapters)
-    wrapper = [f"LRX{book.nonce}C{i}X" for i in range(len(chapters))]
-    whole = {
+    cites: list[dict] = []
+    refs: list[dict] = []
+    for doc in read:
+        _visit_citations(doc["blocks"], lambda cite: cites.append(cite) or [cite], refs.append)
+    small = {
         "pandoc-api-version": read[0]["pandoc-api-version"] if read else [1, 23, 1],
         "meta": {},
-        "blocks": [
-            {"t": "Div", "c": [[i, [], []], doc["blocks"]]} for i, doc in zip(wrapper, read, strict=True)
-        ],
+        "blocks": [{"t": "Para", "c": [cite]} for cite in cites] + refs,
     }
     # citeproc, then the sanitizing filter; citations link to the reference page (on that page too)
     args = ["--citeproc", *book.bibliography_args(), f"--metadata=lr-refs-page:{book.references_page}"]
-    cited = json.loads(convert(json.dumps(whole), "json", "json", args, "citations"))
-    bodies = {block["c"][0][0]: block["c"][1] for block in cited["blocks"] if block.get("t") == "Div"}
-    missing = [c.book_file.path for c, ident in zip(chapters, wrapper, strict=True) if ident not in bodies]
-    if missing:
-        raise PreviewError(f"{', '.join(missing)}: lost in the citation pass")
+    cited = json.loads(convert(json.dumps(small), "json", "json", args, "citations"))
+    rendered = [block["c"] for block in cited["blocks"][: len(cites)] if block.get("t") == "Para"]
+    lists = [block for block in cited["blocks"][len(cites) :] if _div_id(block) == "refs"]
+    if len(rendered) != len(cites) or len(lists) != len(refs):
+        raise PreviewError("citations: citeproc did not return every citation and reference list")
+    done = iter(rendered)
+    placed = iter(lists)
+    for doc in read:
+        _visit_citations(doc["blocks"], lambda _cite: next(done), lambda div: div.update(next(placed)))
     return parallel_map(
-        lambda pair: json.dumps(_with_tables(book, pair[0], {**cited, "blocks": bodies[pair[1]]})),
-        list(zip(chapters, wrapper, strict=True)),
+        lambda pair: json.dumps(_with_tables(book, pair[0], {**cited, "blocks": pair[1]["blocks"]})),
+        list(zip(chapters, read, strict=True)),
     )
+
+
+def _div_id(node: object) -> str | None:
+    if isinstance(node, dict) and node.get("t") == "Div":
+        return node["c"][0][0]
+    return None
+
+
+def _visit_citations(
+    node: object, cite: Callable[[dict], list[dict]], refs: Callable[[dict], object]
+) -> None:
+    """Walk a pandoc JSON tree in reading order: each citation is replaced by the inlines
+    ``cite`` returns for it, and ``refs`` is called with the reference-list ``Div`` (``#refs``)."""
+    if isinstance(node, list):
+        i = 0
+        while i < len(node):
+            item = node[i]
+            if isinstance(item, dict) and item.get("t") == "Cite":
+                replacement = cite(item)
+                node[i : i + 1] = replacement
+                i += len(replacement)
+                continue
+            if _div_id(item) == "refs":
+                refs(item)
+            else:
+                _visit_citations(item, cite, refs)
+            i += 1
+    elif isinstance(node, dict):
+        for value in node.values():
+            if isinstance(value, list | dict):
+                _visit_citations(value, cite, refs)
 
 
 def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:

@@ -2,9 +2,9 @@
 
 Every value that comes from data, metadata or the command line must reach the reader as the literal
 text it is. ``markdown_text`` makes a value literal pandoc/Quarto Markdown on one line;
-``typst_string`` makes it a Typst string literal; ``SANITIZE_LUA`` runs after citeproc in every pandoc
-conversion of the book and removes what escaping cannot reach (links from bibliography fields,
-raw HTML/TeX/Typst, images from elsewhere).
+``typst_string`` makes it a Typst string literal; ``SANITIZE_LUA`` runs in every pandoc conversion of
+the book (in the citation pass after citeproc) and removes what escaping cannot reach (links from
+bibliography fields, raw HTML/TeX/Typst, images from elsewhere).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def safe_url(url: str) -> bool:
 # replaced by their text; raw HTML/TeX/Typst becomes visible literal text; images must be local
 # (and are dropped altogether with ``lr-no-images``, as in notebook tables).
 # Citations (already formatted by citeproc) become spans linking to their entry in the reference list
-# (``lr-refs-page`` + "#ref-KEY"), so that no writer turns them into its own citation syntax.
+# (``lr-refs-page`` + "#ref-KEY"), so that no writer turns them into its own citation syntax; with
+# ``lr-keep-cites`` (reading a chapter) they are left for the citation pass.
 SANITIZE_LUA = r"""
 local function safe(url)
   local u = url:lower():gsub("^%s+", "")
@@ -67,10 +68,12 @@ end
 
 local refs_page = nil
 local no_images = false
+local keep_cites = false
 
 function Meta(meta)
   if meta["lr-refs-page"] ~= nil then refs_page = pandoc.utils.stringify(meta["lr-refs-page"]) end
   no_images = meta["lr-no-images"] ~= nil
+  keep_cites = meta["lr-keep-cites"] ~= nil
 end
 
 function Link(el)
@@ -90,6 +93,7 @@ function RawInline(el) return pandoc.Code(el.text) end
 function RawBlock(el) return pandoc.CodeBlock(el.text) end
 
 function Cite(el)
+  if keep_cites then return nil end
   local content = pandoc.walk_inline(pandoc.Span(el.content), {
     Link = function(l) return l.content end,
   }).content

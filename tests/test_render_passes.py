@@ -1,4 +1,5 @@
-"""The pandoc conversion cache: a rebuild converts only what changed, and never returns stale text."""
+"""The preview's pandoc passes: a conversion cache that never returns stale text (a rebuild converts
+only what changed) and one citation pass whose renderings go back where their citations were."""
 
 from __future__ import annotations
 
@@ -64,3 +65,36 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path) -> None:
     blocked.write_text("not a directory", encoding="utf-8")
     cache = ConversionCache(blocked / "pandoc", "aaaaaaaaaaaa")
     assert "<em>a</em>" in convert("*a*", "markdown", "html5", cache=cache)
+
+
+def test_citations_are_collected_and_put_back_in_reading_order() -> None:
+    """The citation pass renders every citation of the book at once; each rendering goes back to
+    the place of its citation, wherever it sits (lists, notes), and the reference list to ``#refs``."""
+    from livingreview.book.preview import _visit_citations
+
+    def cite(key: str) -> dict:
+        return {"t": "Cite", "c": [[{"citationId": key}], [{"t": "Str", "c": f"@{key}"}]]}
+
+    blocks = [
+        {
+            "t": "Para",
+            "c": [{"t": "Str", "c": "a"}, cite("k1"), {"t": "Note", "c": [{"t": "Para", "c": [cite("k2")]}]}],
+        },
+        {"t": "BulletList", "c": [[{"t": "Plain", "c": [cite("k3"), {"t": "Str", "c": "b"}]}]]},
+        {"t": "Div", "c": [["refs", [], []], []]},
+    ]
+    seen: list[str] = []
+    _visit_citations(blocks, lambda c: seen.append(c["c"][0][0]["citationId"]) or [c], lambda _d: None)
+    assert seen == ["k1", "k2", "k3"]
+
+    rendered = iter([[{"t": "Str", "c": "One"}], [{"t": "Str", "c": "Two"}], [{"t": "Str", "c": "3"}] * 2])
+    refs = {"t": "Div", "c": [["refs", [], []], [{"t": "Para", "c": [{"t": "Str", "c": "Ref"}]}]]}
+    _visit_citations(blocks, lambda _c: next(rendered), lambda div: div.update(refs))
+    assert blocks[0]["c"][1] == {"t": "Str", "c": "One"}
+    assert blocks[0]["c"][2]["c"][0]["c"] == [{"t": "Str", "c": "Two"}]
+    assert blocks[1]["c"][0][0]["c"] == [
+        {"t": "Str", "c": "3"},
+        {"t": "Str", "c": "3"},
+        {"t": "Str", "c": "b"},
+    ]
+    assert blocks[2] == refs
