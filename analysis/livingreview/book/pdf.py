@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from livingreview.book.pandoc import convert, parallel_map
@@ -202,12 +203,15 @@ def write_pdf(
     main = out_dir / "book.typ"
     main.write_text(source, encoding="utf-8")
     target = out_dir / pdf_name(book.config)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         fonts = font_dir(Path(tmp) / "fonts")
+        compiled = pool.submit(  # Typst releases the GIL: the glyph check runs meanwhile
+            typst.compile, str(main), root=str(out_dir), font_paths=[str(fonts)], ignore_system_fonts=True
+        )
         missing = missing_glyphs(source, fonts)
         if missing:
             log(f"warning: the PDF fonts cannot show {''.join(sorted(missing))!r}; they will print as boxes")
-        pdf = typst.compile(str(main), root=str(out_dir), font_paths=[str(fonts)], ignore_system_fonts=True)
+        pdf = compiled.result()
         target.write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf))
     return target, pages
