@@ -63,6 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "review"
         shutil.copytree(ROOT, root, ignore=IGNORE)
+        env["PYTHONPATH"] = str(root / "analysis")  # the copy's code, whatever is installed
         results = {
             "--help": min(timed(root, "--help", env=env) for _ in range(args.repeats)),
             "validate": min(timed(root, "validate", env=env) for _ in range(args.repeats)),
