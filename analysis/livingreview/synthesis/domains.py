@@ -68,22 +68,22 @@ def study_direction(directions: Sequence[str]) -> str:
 
 def study_directions(effects: pd.DataFrame, signs: str = "stated") -> pd.DataFrame:
     """One row per study × outcome domain with its direction, associations and largest N."""
-    effects = effects.assign(direction=vote(effects, signs))
-    grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)
-    out = grouped.agg(k=("effect_id", "size"), n=("n", "max")).reset_index()
-    # The votes of each study × domain, collected in one pass (a Python aggregation per group
-    # through pandas costs more than the whole rest of this function).
-    votes: dict[tuple[str, str], list[str]] = {}
+    # Called for every subset of every analysis: it avoids pandas work per group or per column.
+    directions = vote(effects, signs)
+    grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)["n"]
+    out = grouped.agg(["size", "max"]).rename(columns={"size": "k", "max": "n"}).reset_index()
+    out["k"] = out["k"].astype("int64")  # a count (size of an Int64 column comes back as Int64)
+    votes: dict[tuple[str, str], list[str]] = {}  # each study × domain's votes, in one pass
     for key, direction in zip(
-        zip(effects["study_id"], effects["outcome_domain"], strict=True), effects["direction"], strict=True
+        zip(effects["study_id"], effects["outcome_domain"], strict=True), directions, strict=True
     ):
         votes.setdefault(key, []).append(direction)
     keys = zip(out["study_id"], out["outcome_domain"], strict=True)
     out.insert(3, "direction", pd.Series([study_direction(votes[key]) for key in keys], index=out.index))
-    extra = effects.drop_duplicates("study_id").set_index("study_id")
-    for column in ("arm_relevance", "n_analysed", "year", "diagnosis"):
-        if column in extra:
-            out[column] = out["study_id"].map(extra[column])
+    columns = [c for c in ("arm_relevance", "n_analysed", "year", "diagnosis") if c in effects]
+    extra = effects[["study_id", *columns]].drop_duplicates("study_id").set_index("study_id")
+    for column in columns:
+        out[column] = out["study_id"].map(extra[column])
     if "n_analysed" in out:
         out["n"] = out["n"].fillna(out["n_analysed"])
     return out
