@@ -66,7 +66,7 @@ class ConversionCache:
     bibliography) are never cached. ``prune`` keeps only what the last build used.
     """
 
-    MASK = "\x00nonce\x00"  # pandoc output never holds a NUL; the data cannot put one there
+    MASK = "\x00nonce\x00"  # no NUL reaches pandoc: data values lose control characters (text.safe)
 
     def __init__(self, directory: Path, nonce: str) -> None:
         self.directory = directory

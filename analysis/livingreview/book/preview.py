@@ -393,8 +393,13 @@ def book_asts(book: Book) -> list[str]:
     read = parallel_map(parse, chapters)
     cites: list[dict] = []
     refs: list[dict] = []
+
+    def collect(cite: dict) -> list[dict]:
+        cites.append(cite)
+        return [cite]  # left in place until it is rendered
+
     for doc in read:
-        _visit_citations(doc["blocks"], lambda cite: cites.append(cite) or [cite], refs.append)
+        _visit_citations(doc["blocks"], collect, refs.append)
     small = {
         "pandoc-api-version": read[0]["pandoc-api-version"] if read else [1, 23, 1],
         "meta": {},
