@@ -156,6 +156,45 @@ def test_vectorised_leave1out_equals_refitting() -> None:
                 assert row["I2"] == pytest.approx(ref.I2, rel=1e-9, abs=1e-10)
 
 
+@pytest.mark.parametrize("case", ["ordinary", "dominant", "homogeneous", "spread"])
+def test_downdated_leave1out_equals_refitting(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave-one-out sums are downdated in O(k) (meta.downdate); fits whose left-out study owns
+    over half of a sum are summed directly. Both agree with separate fits to rounding."""
+    from livingreview.meta import fisher
+
+    rng = np.random.default_rng(11)
+    k = 60
+    v = rng.uniform(0.01, 0.2, k)
+    y = rng.normal(0.3, np.sqrt(v + (0.0 if case == "homogeneous" else 0.08)))
+    if case == "dominant":
+        v[7] = 1e-6  # study 7 holds nearly all the weight: its own fit cannot be downdated
+    elif case == "spread":
+        v = v * 10.0 ** rng.uniform(-3, 3, k)
+    direct: list[int] = []
+    real = fisher.Fits._direct
+
+    def counted(self: fisher.Fits, tau2: np.ndarray, rows: np.ndarray) -> fisher.Sums:
+        direct.extend(rows.tolist())
+        return real(self, tau2, rows)
+
+    monkeypatch.setattr(fisher.Fits, "_direct", counted)
+    res = rma(y, v, control=Control(threshold=1e-13))
+    loo = leave1out(res)
+    if case == "dominant":
+        assert 7 in direct
+    elif case == "ordinary":
+        assert direct == []  # every fit downdated
+    for i in range(k):
+        ref = rma(np.delete(y, i), np.delete(v, i), control=Control(threshold=1e-13))
+        row = loo.iloc[i]
+        scale = float(np.mean(np.delete(v, i)))
+        assert row["tau2"] == pytest.approx(ref.tau2, rel=1e-10, abs=1e-14 * scale), i
+        assert row["estimate"] == pytest.approx(ref.estimate, rel=1e-11, abs=1e-14), i
+        assert row["se"] == pytest.approx(ref.se[0], rel=1e-11), i
+        assert row["Q"] == pytest.approx(ref.QE, rel=1e-11), i
+        assert row["pval"] == pytest.approx(ref.pval[0], rel=1e-10), i
+
+
 def test_zeroin_matches_r_uniroot_bit_for_bit() -> None:
     # R: uniroot(function(x) x^3 - 2*x - 5, c(0, 3))$root
     def f(x: float) -> float:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from livingreview.meta.core import EPS, MAX_Z, Control, Extent, FArray, InputError, wls
+from livingreview.meta.downdate import Expansion
 
 BIG = 1 << 15  # from this length on, 1-D products avoid BLAS ddot (threads slow it down)
 BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 512 KiB)
@@ -182,6 +183,9 @@ class Fits:
         if omit is None and upto is not None:
             self.upto = np.asarray(upto)
         self._memo: dict[Any, Sums] = {}
+        self._zero: Sums | None = None  # a batch's sums at tau² = 0, every fit (computed once)
+        self._inv_v = None if self.single else _recip(v)  # 1/v, the weights at tau² = 0
+        self._series: Expansion | None = None  # leave-one-out: downdated sums near the first tau²
         self._dot: Any = _dot if k < BIG else vdot  # all 1-D products have length k
 
     def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
@@ -189,6 +193,10 @@ class Fits:
         np.add(self.v[: w.shape[1]], tau2[:, None], out=w)  # type: ignore[index]
         np.divide(1.0, w, out=w)
         assert rows is not None
+        return self._mask(w, rows)
+
+    def _mask(self, w: FArray, rows: FArray) -> FArray:
+        """Zero the entries of the studies each fit of ``rows`` leaves out."""
         if self.omit is not None:
             w[np.arange(rows.size), self.omit[rows]] = 0.0
         else:
@@ -241,22 +249,71 @@ class Fits:
             return hit
         if single:
             out = self._explicit(tau2, sw3, rss, newton, ypp)  # type: ignore[arg-type]
+        elif not tau2.any():  # type: ignore[union-attr]  # tau² = 0: rows of the batch's zero sums
+            zero = self._zero
+            if zero is None:
+                every = np.arange(np.asarray(self.n).size)
+                zero = self._zero = self._batch(np.zeros(every.size), every)
+            assert rows is not None
+            out = Sums(*(None if f is None else f[rows] for f in zero))
         else:
             assert rows is not None
-            parts = []
-            off = 0
-            for block, ws in self._blocks(rows):
-                t = tau2[off : off + block.size]  # type: ignore[index]
-                off += block.size
-                parts.append(self._moments(self._weights(t, block, ws), ws, block))
-            if len(parts) == 1:
-                out = Sums(*parts[0])
-            else:
-                out = Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
+            out = self._batch(tau2, rows)  # type: ignore[arg-type]
         if len(memo) >= 8:  # keep the sums of the last eight tau² values asked for
             memo.pop(next(iter(memo)))
         memo[key] = out
         return out
+
+    def _batch(self, tau2: FArray, rows: FArray) -> Sums:
+        """A batch's sums (every moment) at ``tau2``, one value per fit of ``rows``.
+
+        Leave-one-out fits are downdated (:mod:`~livingreview.meta.downdate`) where that is
+        exact: at one tau² for every fit, and near the first such tau² (the full fit's under
+        exact control) for each fit; the rest are summed directly.
+        """
+        if self.omit is None or rows.size < 3:
+            return self._direct(tau2, rows)
+        expansion = self._expansion(tau2)
+        if expansion is None:
+            return self._direct(tau2, rows)
+        near = expansion.near(tau2, rows)
+        series = Sums(*self._from_moments(*expansion.moments(tau2[near], rows[near]), 0.0))
+        if near.all():
+            return series
+        far = ~near
+        direct = self._direct(tau2[far], rows[far])
+        merged = []
+        for mine, theirs in zip(series, direct, strict=True):
+            if mine is None:
+                merged.append(None)
+                continue
+            both = np.empty(rows.size)
+            both[near], both[far] = mine, theirs
+            merged.append(both)
+        return Sums(*merged)
+
+    def _expansion(self, tau2: FArray) -> Expansion | None:
+        """The expansion for a call at ``tau2``: the batch's own (made at the first tau² common
+        to every fit), or one at a common tau² that differs from it."""
+        series = self._series
+        if not tau2[0] == _min(tau2) == _max(tau2):
+            return series
+        t0 = float(tau2[0])
+        if series is None:
+            series = self._series = Expansion(self.y, self.v, self.omit, t0)  # type: ignore[arg-type]
+        return series if series.t0 == t0 else Expansion(self.y, self.v, self.omit, t0, order=3)  # type: ignore[arg-type]
+
+    def _direct(self, tau2: FArray, rows: FArray) -> Sums:
+        """A batch's sums from k weights per fit, block by block."""
+        parts = []
+        off = 0
+        for block, ws in self._blocks(rows):
+            t = tau2[off : off + block.size]
+            off += block.size
+            parts.append(self._moments(self._weights(t, block, ws), ws, block))
+        if len(parts) == 1:
+            return Sums(*parts[0])
+        return Sums(*(None if p[0] is None else np.concatenate(p) for p in zip(*parts, strict=True)))
 
     def _explicit(self, tau2: float, sw3: bool, rss: bool, newton: bool, ypp: bool) -> Sums:
         """One fit: sums over explicit residuals r = y − μ (about ten passes over k values), as
@@ -299,6 +356,11 @@ class Fits:
         w2 = np.multiply(w, w, out=ws.u)
         m2 = w2 @ Y
         m3 = np.multiply(w2, w, out=ws.w) @ Y
+        return self._from_moments(m1, m2, m3, c)
+
+    @staticmethod
+    def _from_moments(m1: FArray, m2: FArray, m3: FArray, c: float) -> tuple:
+        """The sums of each fit from its moments m_q = (Σw^q, Σw^q d, Σw^q d²), d = y − c."""
         sw, sw2, sw3 = m1[:, 0], m2[:, 0], m3[:, 0]
         mu = m1[:, 1] / sw  # relative to c
         rss = m1[:, 2] - mu * m1[:, 1]
@@ -335,18 +397,31 @@ class Fits:
             gap = 0.5 * float(_sum(np.log1p(x, x)))
             log = math.log  # the same libm log as numpy's on a scalar
         else:
-            logdet = []
-            off = 0
-            for block, ws in self._blocks(rows):
-                t = tau2[off : off + block.size]  # type: ignore[index, union-attr]
-                off += block.size  # type: ignore[union-attr]
-                x = np.multiply(self._weights(t * 0.0, block, ws), t[:, None], out=ws.r)
-                logdet.append(np.log1p(x, out=x).sum(-1))
-            gap = 0.5 * (logdet[0] if len(logdet) == 1 else np.concatenate(logdet))
+            assert rows is not None
+            gap = 0.5 * self._logdet(tau2, rows)  # type: ignore[arg-type]
         gap = gap + 0.5 * (at.rss - zero.rss)
         if reml:
             gap = gap + 0.5 * (log(at.sw) - log(zero.sw))
         return gap
+
+    def _logdet(self, tau2: FArray, rows: FArray) -> FArray:
+        """Σ log(1 + tau²/v_j) over each fit's studies (downdated where exact, as the sums)."""
+        out = np.empty(rows.size)
+        todo = np.ones(rows.size, dtype=bool)
+        series = self._series if self.omit is not None else None
+        if series is not None:
+            near = series.near(tau2, rows)
+            out[near] = series.logdet(tau2[near], rows[near])
+            todo = ~near
+        if todo.any():
+            tau2, parts, off = tau2[todo], [], 0
+            for block, ws in self._blocks(rows[todo]):
+                t = tau2[off : off + block.size]
+                off += block.size
+                x = self._mask(np.multiply(self._inv_v[: ws.r.shape[1]], t[:, None], out=ws.r), block)  # type: ignore[index]
+                parts.append(np.log1p(x, out=x).sum(-1))
+            out[todo] = np.concatenate(parts)
+        return out
 
     def start(self) -> FArray | float:
         """Hedges' estimate truncated at 0, per fit (O(k) in all: downdated or prefix sums)."""
