@@ -12,14 +12,16 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 import secrets
 import struct
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livingreview.book.pandoc import ConversionCache, convert, parallel_map
+from livingreview.book.pandoc import ConversionCache, convert
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
     CITE_RE,
@@ -390,7 +392,22 @@ def book_asts(book: Book) -> list[str]:
         keep = ["--metadata=lr-keep-cites:true"]  # the filter leaves citations to the citation pass
         return json.loads(convert(text, "markdown", "json", keep, chapter.book_file.path, True, book.cache))
 
-    read = parallel_map(parse, chapters)
+    # The tables are read while the chapters are parsed and citeproc runs (they need neither).
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        parsing = [pool.submit(parse, chapter) for chapter in chapters]
+        reading = [pool.submit(_read_tables, book, chapter) for chapter in chapters]
+        read = [future.result() for future in parsing]
+        cited = _cite(book, read)
+        tables = [future.result() for future in reading]
+    return [
+        json.dumps({**cited, "blocks": _place_tables(doc["blocks"], pieces)})
+        for doc, pieces in zip(read, tables, strict=True)
+    ]
+
+
+def _cite(book: Book, read: list[dict]) -> dict:
+    """Render every citation of the parsed chapters ``read`` in place (one citeproc run); return
+    citeproc's document (its metadata is the book's)."""
     cites: list[dict] = []
     refs: list[dict] = []
 
@@ -416,10 +433,7 @@ def book_asts(book: Book) -> list[str]:
     placed = iter(lists)
     for doc in read:
         _visit_citations(doc["blocks"], lambda _cite: next(done), lambda div: div.update(next(placed)))
-    return parallel_map(
-        lambda pair: json.dumps(_with_tables(book, pair[0], {**cited, "blocks": pair[1]["blocks"]})),
-        list(zip(chapters, read, strict=True)),
-    )
+    return cited
 
 
 def _div_id(node: object) -> str | None:
@@ -453,11 +467,11 @@ def _visit_citations(
                 _visit_citations(value, cite, refs)
 
 
-def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:
-    """``doc`` with each table embed's HTML, read by pandoc, after its token paragraph."""
+def _read_tables(book: Book, chapter: Chapter) -> dict[str, list]:
+    """Each table embed's HTML of ``chapter``, read by pandoc: its blocks by the embed's token."""
     tables = [e for e in chapter.embeds if e.table_html is not None]
     if not tables:
-        return doc
+        return {}
     seps = [f"LRX{book.nonce}S{i}X" for i in range(len(tables))]
     joined = "".join(
         f"<p>{sep}</p>\n{cap_rows(_strip_style(e.table_html), e.source)}\n"
@@ -475,14 +489,19 @@ def _with_tables(book: Book, chapter: Chapter, doc: dict) -> dict:
             current = pieces.setdefault(tables[seps.index(token)].token, [])
         elif current is not None:
             current.append(block)
-    blocks = []
-    for block in doc["blocks"]:
+    return pieces
+
+
+def _place_tables(blocks: list, pieces: dict[str, list]) -> list:
+    """``blocks`` with each table's blocks after its token paragraph (and its token + END after)."""
+    out = []
+    for block in blocks:
         token = _token(block)
         if token is not None and token in pieces:
-            blocks += [_para(token), *pieces[token], _para(token + "END")]
+            out += [_para(token), *pieces[token], _para(token + "END")]
         else:
-            blocks.append(block)
-    return {**doc, "blocks": blocks}
+            out.append(block)
+    return out
 
 
 def write_figures(book: Book, out_dir: Path) -> None:

@@ -126,14 +126,16 @@ def summarise_domains(
     effects: pd.DataFrame, domains: Sequence[str] = DOMAINS, signs: str = "stated"
 ) -> list[DomainSummary]:
     """Effect-direction summary per domain for the given associations (``signs``: see ``vote``)."""
-    per_study = (
-        study_directions(effects, signs)
-        if len(effects)
-        else pd.DataFrame(columns=["study_id", "outcome_domain", "direction"])
-    )
-    by_domain: dict[str, Counter[str]] = {}
-    for domain, direction in zip(per_study["outcome_domain"], per_study["direction"], strict=True):
-        by_domain.setdefault(domain, Counter())[direction] += 1
+    # The per-study directions of ``study_directions`` without its frame (a few calls per subset).
+    votes: dict[tuple[object, object], list[str]] = {}
+    if len(effects):
+        keys = zip(effects["study_id"], effects["outcome_domain"], strict=True)
+        for key, direction in zip(keys, vote(effects, signs), strict=True):
+            if not (pd.isna(key[0]) or pd.isna(key[1])):  # as groupby: rows without a key drop out
+                votes.setdefault(key, []).append(direction)
+    by_domain: dict[object, Counter[str]] = {}
+    for (_, domain), directions in votes.items():
+        by_domain.setdefault(domain, Counter())[study_direction(directions)] += 1
     associations = Counter(effects["outcome_domain"]) if len(effects) else Counter()
     out = []
     for domain in domains:
