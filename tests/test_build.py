@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import yaml
+from conftest import ROOT
 from livingreview.reporting.tables import study_label
 from scratch import add_study, livingreview
 
@@ -182,3 +183,37 @@ def test_kernels_run_the_interpreter_of_the_build(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "['-m',", "'ipykernel_launcher']", "False"]
+
+
+def test_kernels_launch_before_notebooks_are_read(tmp_path: Path) -> None:
+    """Which notebooks run is decided from their JSON, without nbformat (0.1 s of jsonschema), so
+    that ``build`` launches its kernels first; the decision is the one ``is_current`` makes."""
+    import subprocess
+    import sys
+
+    import nbformat
+    from livingreview.book.execute import _stale, is_current
+
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from livingreview.book.build import build\n"
+        "from livingreview.book.execute import _stale\n"
+        f"root = Path({str(ROOT)!r})\n"
+        "[_stale(p, root) for p in sorted((root / 'analysis').glob('*.ipynb'))]\n"
+        "heavy = ('nbformat', 'nbclient', 'pandas', 'livingreview.book.render')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    copy = tmp_path / "review"
+    shutil.copytree(ROOT / "analysis", copy / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests" / "reference", copy / "tests" / "reference")
+    shutil.copytree(ROOT / "data", copy / "data")
+    notebooks = sorted((copy / "analysis").glob("*.ipynb"))
+    fresh = [not is_current(nbformat.read(p, as_version=4), copy) for p in notebooks]
+    assert [_stale(p, copy) for p in notebooks] == fresh
+    assert not all(fresh)  # the validation notebook's declared inputs are unchanged
+    reference = copy / "tests" / "reference" / "metafor_reference.json"
+    reference.write_text(reference.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert all(_stale(p, copy) for p in notebooks)

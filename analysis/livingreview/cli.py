@@ -83,9 +83,6 @@ def _cmd_execute(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from livingreview.book.build import BuildError, build
-    from livingreview.book.pandoc import PandocError
-    from livingreview.book.preview import PreviewError
-    from livingreview.book.screenshots import ScreenshotError
     from livingreview.project.paths import Project
 
     shots = Path(args.screenshots) if args.screenshots else None
@@ -93,7 +90,13 @@ def _cmd_build(args: argparse.Namespace) -> int:
     def run() -> int:
         try:
             build(Project.locate(), use_quarto=not args.preview, force=args.force, screenshots=shots)
-        except (BuildError, PreviewError, PandocError, ScreenshotError) as err:
+        except Exception as err:  # the render's errors: their modules load after the kernels start
+            from livingreview.book.pandoc import PandocError
+            from livingreview.book.preview import PreviewError
+            from livingreview.book.screenshots import ScreenshotError
+
+            if not isinstance(err, BuildError | PreviewError | PandocError | ScreenshotError):
+                raise
             print(err, file=sys.stderr)
             return 1
         return 0

@@ -8,9 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livingreview.book.execute import run_all
-from livingreview.book.preview import load_book, pdf_name
-from livingreview.book.render import build_preview
+from livingreview.book.execute import run_all  # the render modules are imported after execution
 from livingreview.project.paths import Project
 from livingreview.project.qmd import read_quarto_yml
 from livingreview.project.transaction import Transaction
@@ -56,6 +54,9 @@ def build(
         else:
             log(f"quarto not found: writing the HTML book and PDF with pandoc and Typst ({RENDER_HINT})")
             txn.claim(project.preview_dir.relative_to(project.root).as_posix())
+            from livingreview.book.preview import pdf_name
+            from livingreview.book.render import build_preview
+
             started = time.perf_counter()
             index = build_preview(project, log)
             pdf = index.parent / pdf_name(read_quarto_yml(project.quarto_yml))
@@ -68,6 +69,7 @@ def build(
             pdfs = [pdf]
             result = str(index)
     if screenshots is not None:
+        from livingreview.book.preview import load_book
         from livingreview.book.screenshots import take_screenshots
 
         titles = [chapter.title for chapter in load_book(project).chapters]
@@ -80,6 +82,8 @@ def build(
 
 def _reading_order(pages: list[Path], project: Project) -> list[Path]:
     """HTML pages in the book's chapter order where their names match, the rest after."""
+    from livingreview.book.preview import load_book
+
     order = [chapter.page for chapter in load_book(project).chapters]
     rank = {name: i for i, name in enumerate(order)}
     return sorted(pages, key=lambda p: (rank.get(p.name, len(rank)), str(p)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -13,17 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from traitlets import CaselessStrEnum, default
 
 from livingreview.project.paths import Project, files_digest
 from livingreview.project.transaction import Transaction
 
 if TYPE_CHECKING:
+    import nbformat
+    from nbclient import NotebookClient
+
     from livingreview.checks.validate import Report
+
+# nbformat and nbclient (0.1 s, mostly jsonschema) are imported once the kernels are launching:
+# a build starts them first, while this process still has a core to spare.
 
 KERNEL = "python3"
 TIMEOUT_S = 600
@@ -52,6 +57,8 @@ class IPCKernelManager(AsyncKernelManager):
 
 
 def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) -> NotebookClient:
+    from nbclient import NotebookClient
+
     client = NotebookClient(
         nb,
         timeout=TIMEOUT_S,
@@ -70,6 +77,8 @@ def _client(nb: nbformat.NotebookNode, cwd: Path, kernel: Kernel | None = None) 
 
 def run_notebook(path: Path, cwd: Path) -> nbformat.NotebookNode:
     """Execute every cell of ``path`` in a fresh kernel with working directory ``cwd``."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     _client(nb, cwd).execute()
     _strip_volatile(nb)
@@ -83,11 +92,15 @@ def inputs_digest(nb: nbformat.NotebookNode, root: Path) -> str | None:
     project root); notebooks that read ``data/`` do not declare inputs and always run.
     """
     patterns = nb.metadata.get("livingreview", {}).get("inputs")
+    return _digest([(cell.cell_type, cell.source) for cell in nb.cells], patterns, root)
+
+
+def _digest(cells: list[tuple[str, str]], patterns: list[str] | None, root: Path) -> str | None:
     if not patterns:
         return None
     digest = hashlib.sha256()
-    for cell in nb.cells:
-        digest.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    for cell_type, source in cells:
+        digest.update(cell_type.encode() + b"\0" + source.encode() + b"\0")
     digest.update(files_digest(root, patterns).encode())
     return digest.hexdigest()
 
@@ -96,6 +109,18 @@ def is_current(nb: nbformat.NotebookNode, root: Path) -> bool:
     """Whether the stored outputs were made from the notebook's current declared inputs."""
     digest = inputs_digest(nb, root)
     return digest is not None and nb.metadata.get("livingreview", {}).get("inputs_digest") == digest
+
+
+def _stale(path: Path, root: Path) -> bool:
+    """``not is_current`` read from the file's JSON (no nbformat; multi-line sources are lists)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    own = raw.get("metadata", {}).get("livingreview", {})
+    cells = [
+        (cell["cell_type"], "".join(src) if isinstance(src := cell["source"], list) else src)
+        for cell in raw.get("cells", [])
+    ]
+    digest = _digest(cells, own.get("inputs"), root)
+    return digest is None or own.get("inputs_digest") != digest
 
 
 # Run between two notebooks in one kernel: a fresh namespace and matplotlib's settings as a new
@@ -131,6 +156,8 @@ class Kernel:
         return self
 
     async def run(self, nb: nbformat.NotebookNode) -> None:
+        import nbformat
+
         if self.used:
             await _client(
                 nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RESET)]), self.cwd, self
@@ -236,14 +263,14 @@ def run_all(
     nothing executed or written. A failing cell raises, with nothing written.
     """
     paths = project.notebooks()
-    notebooks = [nbformat.read(path, as_version=4) for path in paths]
-    to_run = sum(force or not is_current(nb, project.root) for nb in notebooks)
+    to_run = len(paths) if force else sum(_stale(path, project.root) for path in paths)
     n_kernels = min(to_run, os.cpu_count() or 1)
 
     async def everything() -> tuple[list[str], dict | None, list[nbformat.NotebookNode]]:
         loop = asyncio.get_running_loop()
         kernels = [asyncio.ensure_future(Kernel(project.analysis).start()) for _ in range(n_kernels)]
         try:
+            notebooks = await loop.run_in_executor(None, _read, paths)
             if validate:
                 report = await loop.run_in_executor(None, _check, project)
                 if not report.ok:
@@ -267,6 +294,12 @@ def run_all(
         return problems
     write_outputs(project, variables, executed, log, txn)
     return []
+
+
+def _read(paths: list[Path]) -> list[nbformat.NotebookNode]:
+    import nbformat
+
+    return [nbformat.read(path, as_version=4) for path in paths]
 
 
 def write_outputs(
@@ -300,6 +333,8 @@ def write_outputs(
             txn.write_text(f"{RESULTS_DIR}/{name}", text)
             changed = True
         log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
+        import nbformat
+
         for path, nb in zip(project.notebooks(), executed, strict=True):
             nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
         txn.switch()

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import yaml
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+(?P<path>[^\s#>]+)#(?P<label>[^\s>]+)(?P<opts>[^>]*)>\}\}")
@@ -155,6 +154,8 @@ class LabelledCell:
 
 def labelled_cells(notebook: Path) -> dict[str, LabelledCell]:
     """Cells of ``notebook`` addressable by ``#| label:`` (what an embed resolves to)."""
+    import nbformat  # 0.1 s (jsonschema): not for the commands that never read a notebook
+
     nb = nbformat.read(notebook, as_version=4)
     out: dict[str, LabelledCell] = {}
     for cell in nb.cells:
