@@ -195,6 +195,24 @@ def test_downdated_leave1out_equals_refitting(case: str, monkeypatch: pytest.Mon
         assert row["pval"] == pytest.approx(ref.pval[0], rel=1e-10), i
 
 
+@pytest.mark.parametrize("seed", [110, 146, 165])
+def test_cumulative_fits_with_a_dominant_study_converge(seed: int) -> None:
+    """One study with nearly all the weight makes a batch's score noisy at ~1e-12: Newton's steps
+    stop shrinking above the 1e-13 threshold. Exact control stops there (fisher.STALL) instead of
+    running to maxiter and reporting the fit as not converged."""
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.01, 0.3, 25)
+    y = rng.normal(0.2, np.sqrt(v + 0.05))
+    v[int(rng.integers(25))] *= 1e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "did not converge"
+        cum = cumulative(rma(y, v))
+    for n in range(1, 26):
+        ref = rma(y[:n], v[:n])
+        assert cum["tau2"][n - 1] == pytest.approx(ref.tau2, rel=1e-9, abs=1e-15), n
+        assert cum["estimate"][n - 1] == pytest.approx(ref.estimate, rel=1e-9), n
+
+
 def test_zeroin_matches_r_uniroot_bit_for_bit() -> None:
     # R: uniroot(function(x) x^3 - 2*x - 5, c(0, 3))$root
     def f(x: float) -> float:

@@ -24,6 +24,11 @@ from livingreview.meta.downdate import Expansion
 
 BIG = 1 << 15  # from this length on, 1-D products avoid BLAS ddot (threads slow it down)
 BLOCK = 1 << 16  # fits × studies per block of a batch (three work arrays of 512 KiB)
+MASKED = 1 << 20  # cumulative fits × studies up to which their 0/1 mask (8 MiB) is kept
+# Exact control also stops where a Newton step of at most STALL × tau² is no smaller than half the
+# step before it: Newton's steps shrink quadratically until the score's rounding (about 1e-12 of
+# it where one study holds most of the weight) makes them wander; tau² is then the root to that.
+STALL = 1e-10
 ZERO_CHECK_TOL = 1e-9  # exact control: ll(0) − ll(tau²) above rounding means tau² is not the max
 # ndarray.sum/min/max without their Python-level wrappers (numpy._core._methods): the same reductions
 _sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
@@ -186,6 +191,7 @@ class Fits:
         self._zero: Sums | None = None  # a batch's sums at tau² = 0, every fit (computed once)
         self._inv_v = None if self.single else _recip(v)  # 1/v, the weights at tau² = 0
         self._series: Expansion | None = None  # leave-one-out: downdated sums near the first tau²
+        self._keep: FArray | None = None  # cumulative fits: which studies each keeps (as 0.0/1.0)
         self._dot: Any = _dot if k < BIG else vdot  # all 1-D products have length k
 
     def _weights(self, tau2: FArray | np.float64, rows: FArray | None, ws: Workspace) -> FArray:
@@ -199,9 +205,16 @@ class Fits:
         """Zero the entries of the studies each fit of ``rows`` leaves out."""
         if self.omit is not None:
             w[np.arange(rows.size), self.omit[rows]] = 0.0
-        else:
-            assert self.upto is not None
+            return w
+        assert self.upto is not None
+        keep = self._keep
+        if keep is None and self.upto.size * self.y.size <= MASKED:
+            # 1.0 where fit i keeps study j: multiplying by it is a quarter of comparing anew
+            keep = self._keep = (np.arange(self.y.size)[None, :] < self.upto[:, None]).astype(float)
+        if keep is None:
             w *= np.arange(w.shape[1])[None, :] < self.upto[rows][:, None]
+        else:
+            np.multiply(w, keep[rows, : w.shape[1]], out=w)
         return w
 
     def _workspace(self) -> Workspace:
@@ -512,11 +525,13 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
         some = every = bool
         t = out = float(t)
         ok, rows = True, None
+    last: Any = np.full(t.size, math.inf) if many else math.inf  # each fit's previous step
     it = 0
     while rows is None or rows.size:
         it += 1
         num, den, obs = model.score(t, rows, reml, exact)
         adj = num / den
+        near: Any = False
         if obs is not None:  # exact control: Newton's step unless the observed information is small
             near = obs > 0.5 * den
             denom = np.where(near, obs, den) if many else (obs if near else den)
@@ -532,7 +547,10 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
             adj = adj * (1.0 - 0.5 * neg)
             neg = t + adj < 0
         new = t + adj
-        conv = abs(new - t) <= atol + rtol * new
+        step = abs(new - t)
+        conv = step <= atol + rtol * new
+        if exact:  # at the root to the score's rounding: Newton's steps stopped shrinking (STALL)
+            conv = conv | (near & (step <= STALL * new) & (step >= 0.5 * last))
         if many:
             out[rows] = new  # type: ignore[index]
         else:
@@ -546,9 +564,9 @@ def fisher(model: Model, reml: bool, control: Control, scale: float = 1.0, start
                 ok = False
             break
         if many:
-            rows, t = rows[~conv], new[~conv]  # type: ignore[index]
+            rows, t, last = rows[~conv], new[~conv], step[~conv]  # type: ignore[index]
         else:
-            t = new
+            t, last = new, step
     reset = _zero_check(model, out, ok, reml, control, atol)
     if reset is True:
         out = 0.0
