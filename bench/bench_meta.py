@@ -248,6 +248,8 @@ def cold_start(repeats: int = 15) -> None:
         )
         cmds = {
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+            # the floor: the engine needs scipy.special's distribution functions
+            "python -c 'import numpy, scipy.special'": [sys.executable, "-c", "import numpy, scipy.special"],
             "python -m livingreview.meta.cli F --json":
                 [sys.executable, "-m", "livingreview.meta.cli", str(path), "--json"],
             "python -m livingreview meta F --json":

@@ -42,7 +42,8 @@ class Control:
     """Iteration settings; names follow metafor's ``control=list(...)``.
 
     By default (``exact=True``) every stopping rule is relative: Fisher scoring (REML/ML) stops
-    when a step changes tau² by at most ``threshold`` × tau², root finders (PM, Q-profile) solve
+    when a step changes tau² by at most ``threshold`` × tau² (or, where rounding in the score
+    keeps Newton's steps from shrinking below 1e-10 × tau², there), root finders (PM, Q-profile) solve
     to machine precision, and the data are rescaled by a power of two first, so that results do
     not depend on the units of yi. :meth:`metafor` gives metafor's absolute defaults
     (``threshold`` 1e-5 on tau², root tolerance ``tol`` = eps^¼), to reproduce its printed output.
