@@ -314,6 +314,8 @@ def write_outputs(
     They are switched into place together (:mod:`livingreview.project.transaction`): a kill leaves them
     all as they were. With ``txn`` they join that transaction (switched, not yet committed).
     """
+    import nbformat
+
     from livingreview.book.variables import write_variables
     from livingreview.versions.results import RESULTS_DIR, project_results
 
@@ -333,8 +335,6 @@ def write_outputs(
             txn.write_text(f"{RESULTS_DIR}/{name}", text)
             changed = True
         log(f"{RESULTS_DIR}/ (results data package): {'updated' if changed else 'unchanged'}")
-        import nbformat
-
         for path, nb in zip(project.notebooks(), executed, strict=True):
             nbformat.write(nb, txn.stage(path.relative_to(project.root).as_posix()))
         txn.switch()

@@ -38,7 +38,7 @@ class Expansion:
     """The moments of all studies at ``t0`` and which leave-one-out fits may be downdated."""
 
     def __init__(self, y: FArray, v: FArray, omit: FArray, t0: float, order: int = ORDER) -> None:
-        self.y, self.v, self.omit, self.t0 = y, v, omit, t0
+        self.v, self.omit, self.t0 = v, omit, t0
         w0 = 1.0 / (v + t0)
         self.wmax = wmax = float(w0.max())
         u = w0 / wmax  # in (0, 1]: powers up to ``order`` cannot overflow
@@ -53,7 +53,7 @@ class Expansion:
         with np.errstate(invalid="ignore"):  # 0/0 where a column is all zero: no digits to lose
             share = P[:3].T[:, :, None] * A[:, None, :] / (P[:3] @ A)[None]  # study j's part of Σ w^a y^p
         self.usable = ~(share[omit] > 0.5).any(axis=(1, 2))
-        self.logs = logs = np.log1p(t0 / v) if t0 else np.zeros(v.size)  # log(1 + t0/v_j)
+        logs = np.log1p(t0 / v) if t0 else np.zeros(v.size)  # log(1 + t0/v_j)
         self.total = math.fsum(logs)
         self.usable &= logs[omit] <= 0.5 * self.total
 
