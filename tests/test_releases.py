@@ -534,3 +534,24 @@ def test_certainty_compared_by_whats_new_is_the_summary_of_findings_certainty(ro
         if g.n_studies
     }
     assert certainty(root) == shown
+
+
+def test_headlines_are_remembered_for_the_exact_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``headline`` is computed once per state and data bytes in a process; any change to the data
+    files is a new computation."""
+    from conftest import ROOT
+    from livingreview.versions import compare
+
+    computed: list[Path] = []
+    real = compare._headline
+    monkeypatch.setattr(compare, "_headline", lambda state: computed.append(state) or real(state))
+    state = tmp_path / "state"
+    shutil.copytree(ROOT / "data", state / "data")
+    first = compare.headline(state)
+    assert compare.headline(state) == first and len(computed) == 1
+    assert compare.headline(state) is not compare.headline(state)  # a fresh list each time
+    effects = state / "data" / "effects.csv"
+    rows = effects.read_text(encoding="utf-8").splitlines(keepends=True)
+    effects.write_text(rows[0], encoding="utf-8")  # no associations left
+    emptied = compare.headline(state)
+    assert len(computed) == 2 and emptied != first and all(h.n_studies == 0 for h in emptied)

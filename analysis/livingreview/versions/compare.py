@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from livingreview.data.dataset import load_dataset
-from livingreview.project.paths import Project
+from livingreview.project.paths import Project, files_digest
 from livingreview.project.snapshots import (
     RELEASES,
     VersionError,
@@ -216,8 +216,22 @@ class Headline:
         return self.sign_p is not None and self.sign_p < ALPHA
 
 
+_HEADLINES: dict[tuple[Path, str], tuple[Headline, ...]] = {}  # by state and its data's digest
+
+
 def headline(state: Path) -> list[Headline]:
-    """Headline results of the dataset in ``state/data`` (arm A; studies as the unit)."""
+    """Headline results of the dataset in ``state/data`` (arm A; studies as the unit).
+
+    Remembered for the data's exact bytes: what's new, the version history and the results
+    package ask for the same states (the working data, the last release) in one process.
+    """
+    key = (state.resolve(), files_digest(state / "data", ["*"]))
+    if key not in _HEADLINES:
+        _HEADLINES[key] = tuple(_headline(state))
+    return list(_HEADLINES[key])
+
+
+def _headline(state: Path) -> list[Headline]:
     data = load_dataset(state / "data")
     effects = data.effects_with_studies()
     arm_a = effects[effects["arm_relevance"] == "A"]
