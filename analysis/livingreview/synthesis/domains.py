@@ -66,18 +66,24 @@ def study_direction(directions: Sequence[str]) -> str:
     return str(top) if top_n / sum(n for _, n in counts) >= AGREEMENT else "mixed"
 
 
+def _study_votes(effects: pd.DataFrame, signs: str) -> dict[tuple[object, object], list[str]]:
+    """Each study × domain's votes (``vote``), in one pass; rows without a key drop out, as in a groupby."""
+    votes: dict[tuple[object, object], list[str]] = {}
+    if len(effects):
+        keys = zip(effects["study_id"], effects["outcome_domain"], strict=True)
+        for key, direction in zip(keys, vote(effects, signs), strict=True):
+            if not (pd.isna(key[0]) or pd.isna(key[1])):
+                votes.setdefault(key, []).append(direction)
+    return votes
+
+
 def study_directions(effects: pd.DataFrame, signs: str = "stated") -> pd.DataFrame:
     """One row per study × outcome domain with its direction, associations and largest N."""
     # Called for every subset of every analysis: it avoids pandas work per group or per column.
-    directions = vote(effects, signs)
     grouped = effects.groupby(["study_id", "outcome_domain"], sort=True)["n"]
     out = grouped.agg(["size", "max"]).rename(columns={"size": "k", "max": "n"}).reset_index()
     out["k"] = out["k"].astype("int64")  # a count (size of an Int64 column comes back as Int64)
-    votes: dict[tuple[str, str], list[str]] = {}  # each study × domain's votes, in one pass
-    for key, direction in zip(
-        zip(effects["study_id"], effects["outcome_domain"], strict=True), directions, strict=True
-    ):
-        votes.setdefault(key, []).append(direction)
+    votes = _study_votes(effects, signs)
     keys = zip(out["study_id"], out["outcome_domain"], strict=True)
     out.insert(3, "direction", pd.Series([study_direction(votes[key]) for key in keys], index=out.index))
     columns = [c for c in ("arm_relevance", "n_analysed", "year", "diagnosis") if c in effects]
@@ -127,14 +133,8 @@ def summarise_domains(
 ) -> list[DomainSummary]:
     """Effect-direction summary per domain for the given associations (``signs``: see ``vote``)."""
     # The per-study directions of ``study_directions`` without its frame (a few calls per subset).
-    votes: dict[tuple[object, object], list[str]] = {}
-    if len(effects):
-        keys = zip(effects["study_id"], effects["outcome_domain"], strict=True)
-        for key, direction in zip(keys, vote(effects, signs), strict=True):
-            if not (pd.isna(key[0]) or pd.isna(key[1])):  # as groupby: rows without a key drop out
-                votes.setdefault(key, []).append(direction)
     by_domain: dict[object, Counter[str]] = {}
-    for (_, domain), directions in votes.items():
+    for (_, domain), directions in _study_votes(effects, signs).items():
         by_domain.setdefault(domain, Counter())[study_direction(directions)] += 1
     associations = Counter(effects["outcome_domain"]) if len(effects) else Counter()
     out = []
