@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -145,25 +144,12 @@ def convert(
     return output
 
 
+def thread_pool() -> ThreadPoolExecutor:
+    """A pool with a thread per core (each pandoc run is a process of its own)."""
+    return ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1))
+
+
 def parallel_map(func: Callable[[T], R], items: list[T]) -> list[R]:
     """``func`` over ``items`` on all cores (pandoc runs are separate processes)."""
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+    with thread_pool() as pool:
         return list(pool.map(func, items))
-
-
-def convert_many(
-    pieces: list[str], source: str, target: str, nonce: str, args: Iterable[str] = (), where: str = ""
-) -> list[str]:
-    """Several documents in one pandoc run (separated by tokens), returned one by one."""
-    if not pieces:
-        return []
-    seps = [f"LRX{nonce}S{i}X" for i in range(len(pieces))]
-    if source.startswith("html"):
-        joined = "".join(f"<p>{sep}</p>\n{piece}\n" for sep, piece in zip(seps, pieces, strict=True))
-    else:
-        joined = "".join(f"\n\n{sep}\n\n{piece}\n" for sep, piece in zip(seps, pieces, strict=True))
-    out = convert(joined, source, target, args, where)
-    parts = re.split(rf"(?:<p>)?LRX{nonce}S\d+X(?:</p>)?", out)
-    if len(parts) != len(pieces) + 1:
-        raise PandocError(f"{where}: pandoc output could not be split into its {len(pieces)} parts")
-    return [part.strip("\n") for part in parts[1:]]

@@ -12,16 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import secrets
 import struct
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livingreview.book.pandoc import ConversionCache, convert
+from livingreview.book.pandoc import ConversionCache, convert, thread_pool
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
     CITE_RE,
@@ -393,7 +391,7 @@ def book_asts(book: Book) -> list[str]:
         return json.loads(convert(text, "markdown", "json", keep, chapter.book_file.path, True, book.cache))
 
     # The tables are read while the chapters are parsed and citeproc runs (they need neither).
-    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+    with thread_pool() as pool:
         parsing = [pool.submit(parse, chapter) for chapter in chapters]
         reading = [pool.submit(_read_tables, book, chapter) for chapter in chapters]
         read = [future.result() for future in parsing]
