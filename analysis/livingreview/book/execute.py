@@ -192,18 +192,18 @@ async def _run_many(
     root: Path,
     log: Callable[[str], None],
     kernels: list[asyncio.Task],
-    force: bool = False,
+    stale: list[bool],
 ) -> list[nbformat.NotebookNode]:
-    """Execute the notebooks that need it, each kernel of ``kernels`` taking a fixed share in turn.
+    """Execute the ``stale`` notebooks, each kernel of ``kernels`` taking a fixed share in turn.
 
     A notebook whose declared inputs are unchanged since its stored outputs were made is kept as
-    it is (unless ``force``); ``tests`` re-execute it with nbval. The share of each kernel depends
-    only on the notebooks' order, so that a build is the same whatever runs faster.
+    it is; ``tests`` re-execute it with nbval. The share of each kernel depends only on the
+    notebooks' order, so that a build is the same whatever runs faster.
     """
     total = len(paths)
     todo = []
-    for i, (path, nb) in enumerate(zip(paths, notebooks, strict=True), start=1):
-        if not force and is_current(nb, root):
+    for i, (path, run) in enumerate(zip(paths, stale, strict=True), start=1):
+        if not run:
             log(f"[{i}/{total}] {path.name}: inputs unchanged, stored outputs kept")
         else:
             todo.append(i)
@@ -263,8 +263,8 @@ def run_all(
     nothing executed or written. A failing cell raises, with nothing written.
     """
     paths = project.notebooks()
-    to_run = len(paths) if force else sum(_stale(path, project.root) for path in paths)
-    n_kernels = min(to_run, os.cpu_count() or 1)
+    stale = [force or _stale(path, project.root) for path in paths]
+    n_kernels = min(sum(stale), os.cpu_count() or 1)
 
     async def everything() -> tuple[list[str], dict | None, list[nbformat.NotebookNode]]:
         loop = asyncio.get_running_loop()
@@ -279,7 +279,7 @@ def run_all(
             # The variables (incl. the metafor validation summary) are computed in this process
             # while the kernels run the notebooks in theirs.
             variables = loop.run_in_executor(None, _variables, project)
-            executed = await _run_many(paths, notebooks, project.root, log, kernels, force)
+            executed = await _run_many(paths, notebooks, project.root, log, kernels, stale)
             return [], await variables, executed
         finally:
             # Let every kernel finish starting (cancelling a start would orphan its process and
