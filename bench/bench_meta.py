@@ -255,9 +255,14 @@ def cold_start(repeats: int = 15) -> None:
             "python -m livingreview meta F --json":
                 [sys.executable, "-m", "livingreview", "meta", str(path), "--json"],
         }  # fmt: skip
-        script = shutil.which("livingreview")
-        if script:  # the installed command, as a user types it
-            cmds["livingreview meta F --json"] = [script, "meta", str(path), "--json"]
+        # The installed command, as a user types it in a virtual environment: the console script
+        # beside this interpreter. (What PATH finds first may be a version manager's shim, such as
+        # pyenv's bash script, whose own start-up is not the project's.)
+        script = Path(sys.executable).with_name("livingreview")
+        if not script.is_file():
+            script = Path(shutil.which("livingreview") or "")
+        if script.is_file():
+            cmds["livingreview meta F --json"] = [str(script), "meta", str(path), "--json"]
         runs: dict[str, list[float]] = {name: [] for name in cmds}
         for cmd in cmds.values():  # caches the bytecode (and warms the file cache) before timing
             subprocess.run(cmd, env=env, capture_output=True, check=True)

@@ -217,3 +217,21 @@ def test_kernels_launch_before_notebooks_are_read(tmp_path: Path) -> None:
     engine = copy / "analysis" / "livingreview" / "meta" / "core.py"  # an input of every declaring notebook
     engine.write_text(engine.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert all(_stale(p, copy) for p in notebooks)
+
+
+def test_the_book_variables_load_no_drawing_library() -> None:
+    """The build computes ``_variables.yml`` in its own process while the kernels draw: it needs
+    the numbers, not great_tables or matplotlib (0.2 s of import each, on a core the kernels use)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from livingreview.book.variables import compute_project_variables\n"
+        "from livingreview.project.paths import Project\n"
+        f"compute_project_variables(Project(Path({str(ROOT)!r})))\n"
+        "print(sorted(m for m in ('great_tables', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from great_tables import GT, loc, style
 
 from livingreview.search.candidates import QUEUE_FILE, read_csv
+
+if TYPE_CHECKING:  # great_tables loads only when a table is made (the book's variables need none)
+    from great_tables import GT
 
 SOURCE_LABELS = {"pubmed": "PubMed", "europepmc": "Europe PMC"}
 INCEPTION = "1900-01-01"
@@ -21,6 +23,8 @@ def _date_range(row: dict[str, str]) -> str:
 
 def strategies_table(data_dir: Path) -> GT:
     """Every stored strategy: database, interface, full query, limits and the dates it covers."""
+    from great_tables import GT, loc, style
+
     rows = read_csv(Path(data_dir) / "search_strategies.csv")
     frame = pd.DataFrame(
         {
@@ -60,6 +64,8 @@ def runs_frame(data_dir: Path) -> pd.DataFrame:
 
 def runs_table(data_dir: Path) -> GT:
     """The yield of every run of a stored strategy: records found and records new to screening."""
+    from great_tables import GT
+
     frame = runs_frame(data_dir)
     if frame.empty:
         frame = pd.DataFrame(
