@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ROOT
 from livingreview.reporting.tables import study_label
@@ -235,3 +237,93 @@ def test_the_book_variables_load_no_drawing_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+class _Channel:
+    """A channel that hands out queued messages; empty: waits out the timeout, then raises Empty."""
+
+    def __init__(self) -> None:
+        self.queue: list[dict] = []
+
+    async def get_msg(self, timeout: float) -> dict:
+        import asyncio
+        from queue import Empty
+
+        if not self.queue:
+            await asyncio.sleep(min(timeout, 0.01))
+            raise Empty
+        return self.queue.pop(0)
+
+
+class _FakeKernel:
+    """Answers each kernel_info as ``answer(n, msg_id)`` says (n counts the requests from 1)."""
+
+    def __init__(self, answer: Callable[..., None], alive: bool = True) -> None:
+        self.shell_channel, self.iopub_channel = _Channel(), _Channel()
+        self.answer, self.alive, self.sent, self.adapted = answer, alive, 0, []
+
+    def kernel_info(self) -> str:
+        self.sent += 1
+        msg_id = f"req{self.sent}"
+        self.answer(self, self.sent, msg_id)
+        return msg_id
+
+    def reply(self, msg_id: str) -> None:
+        parent = {"msg_id": msg_id}
+        self.shell_channel.queue.append({"msg_type": "kernel_info_reply", "parent_header": parent})
+
+    def status(self, msg_id: str, state: str) -> None:
+        msg = {
+            "msg_type": "status",
+            "parent_header": {"msg_id": msg_id},
+            "content": {"execution_state": state},
+        }
+        self.iopub_channel.queue.append(msg)
+
+    def _handle_kernel_info_reply(self, msg: dict) -> None:
+        self.adapted.append(msg["parent_header"]["msg_id"])
+
+    async def is_alive(self) -> bool:
+        return self.alive
+
+
+def test_a_kernel_is_ready_once_it_answers_on_shell_and_iopub_without_a_silent_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The build's own readiness check: the kernel_info reply and that request's idle status.
+    Earlier answers are skipped, an unanswered request is sent again (IOPub may not be connected
+    yet), and a kernel that dies or never answers is an error, not a hang."""
+    import asyncio
+    import time
+
+    from livingreview.book import execute
+
+    monkeypatch.setattr(execute, "RESEND_S", 0.05)
+
+    def prompt(k: _FakeKernel, n: int, msg_id: str) -> None:
+        k.status("old", "idle")  # left from an earlier request: not ours
+        k.reply(msg_id)
+        k.status(msg_id, "busy")
+        k.status(msg_id, "idle")
+
+    kernel = _FakeKernel(prompt)
+    started = time.perf_counter()
+    asyncio.run(execute._ready(kernel, kernel, timeout=5))
+    assert time.perf_counter() - started < 0.15  # no 0.2 s of listening to a silent IOPub
+    assert (kernel.sent, kernel.adapted) == (1, ["req1"])
+
+    def slow_joiner(k: _FakeKernel, n: int, msg_id: str) -> None:  # IOPub connects for the 3rd request
+        k.reply(msg_id)
+        if n >= 3:
+            k.status(msg_id, "idle")
+
+    kernel = _FakeKernel(slow_joiner)
+    asyncio.run(execute._ready(kernel, kernel, timeout=5))
+    assert kernel.sent == 3
+
+    dead = _FakeKernel(lambda *_: None, alive=False)
+    with pytest.raises(RuntimeError, match="died"):
+        asyncio.run(execute._ready(dead, dead, timeout=5))
+    mute = _FakeKernel(lambda *_: None)
+    with pytest.raises(RuntimeError, match="did not answer"):
+        asyncio.run(execute._ready(mute, mute, timeout=0.2))

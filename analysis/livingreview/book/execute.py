@@ -23,6 +23,7 @@ from livingreview.project.transaction import Transaction
 
 if TYPE_CHECKING:
     import nbformat
+    from jupyter_client.asynchronous import AsyncKernelClient
     from nbclient import NotebookClient
 
     from livingreview.checks.validate import Report
@@ -149,7 +150,7 @@ class Kernel:
             await self.km.start_kernel(cwd=str(self.cwd))
             self.kc = self.km.client()
             self.kc.start_channels()
-            await self.kc.wait_for_ready(timeout=120)
+            await _ready(self.kc, self.km, timeout=READY_TIMEOUT_S)
         except BaseException:
             await self.stop()
             raise
@@ -171,6 +172,46 @@ class Kernel:
             self.kc.stop_channels()
         if self.km.has_kernel:
             await self.km.shutdown_kernel(now=True)  # also removes the connection and socket files
+
+
+READY_TIMEOUT_S = 120
+RESEND_S = 0.5  # a kernel_info unanswered this long is sent again (the kernel may not listen yet)
+
+
+async def _ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: float) -> None:
+    """Wait until the kernel answers ``kernel_info`` on its shell channel and its IOPub channel
+    has carried the ``idle`` status of that very request (so IOPub is connected and drained).
+
+    jupyter_client's ``wait_for_ready`` does the same, then listens to IOPub until it has been
+    silent for 0.2 s; that wait, on every kernel, is on the build's critical path.
+    """
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        replied = idle = False
+        resend = time.monotonic() + RESEND_S
+        while not (replied and idle) and time.monotonic() < resend:
+            left = max(resend - time.monotonic(), 0.0)
+            channel = kc.iopub_channel if replied else kc.shell_channel
+            try:
+                msg = await channel.get_msg(timeout=left)
+            except Empty:
+                break
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue  # an answer to an earlier request, or another message
+            if msg["msg_type"] == "kernel_info_reply":
+                kc._handle_kernel_info_reply(msg)  # protocol adaptation, as wait_for_ready does
+                replied = True
+            elif msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                idle = True
+        if replied and idle:
+            return
+        if not await km.is_alive():
+            raise RuntimeError("the kernel died before it answered kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the kernel did not answer in {timeout:.0f} s")
 
 
 def _renumber(nb: nbformat.NotebookNode) -> None:
