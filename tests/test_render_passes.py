@@ -51,13 +51,37 @@ def test_anything_that_decides_the_output_is_part_of_the_key(
     assert len(list(tmp_path.iterdir())) == 1  # only what this build used is kept
 
 
-def test_citations_are_never_cached(tmp_path: Path) -> None:
-    """citeproc reads the bibliography file named on the command line: its key could not see it change."""
+def test_citations_are_cached_by_what_the_bibliography_and_style_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """citeproc reads the files named on the command line: their bytes are in the key, so an edited
+    bibliography converts again, and an unchanged one is not read by pandoc a second time."""
     bib = tmp_path / "refs.bib"
     bib.write_text("@book{k, author = {Doe, Jane}, title = {T}, year = {2001}}\n", encoding="utf-8")
     cache = ConversionCache(tmp_path / "cache", "aaaaaaaaaaaa")
-    out = convert("See @k.", "markdown", "html5", ["--citeproc", f"--bibliography={bib}"], cache=cache)
-    assert "Doe" in out and not (tmp_path / "cache").exists()
+    args = ["--citeproc", f"--bibliography={bib}"]
+    out = convert("See @k.", "markdown", "html5", args, cache=cache)
+    assert "Doe" in out and len(list((tmp_path / "cache").iterdir())) == 1
+
+    real_run = pandoc.subprocess.run
+    monkeypatch.setattr(pandoc.subprocess, "run", no_pandoc)
+    assert convert("See @k.", "markdown", "html5", args, cache=cache) == out
+    assert "Doe" in convert("See @k.", "markdown", "html5", args, cache=cache)
+
+    bib.write_text("@book{k, author = {Roe, Rick}, title = {T}, year = {2001}}\n", encoding="utf-8")
+    monkeypatch.setattr(pandoc.subprocess, "run", real_run)
+    again = convert("See @k.", "markdown", "html5", args, cache=cache)
+    assert "Roe" in again and "Doe" not in again
+
+    # A file the key cannot see (a template), or one that cannot be read: never cached.
+    template = tmp_path / "t.html"
+    template.write_text("$body$", encoding="utf-8")
+    before = len(list((tmp_path / "cache").iterdir()))
+    convert("*a*", "markdown", "html5", [f"--template={template}"], cache=cache)
+    missing = ["--citeproc", f"--bibliography={tmp_path / 'none.bib'}"]
+    with pytest.raises(pandoc.PandocError):
+        convert("See @k.", "markdown", "html5", missing, cache=cache)
+    assert len(list((tmp_path / "cache").iterdir())) == before
 
 
 def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path) -> None:
@@ -98,3 +122,77 @@ def test_citations_are_collected_and_put_back_in_reading_order() -> None:
         {"t": "Str", "c": "b"},
     ]
     assert blocks[2] == refs
+
+
+def _outputs(directory: Path) -> dict[str, bytes]:
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in files}
+
+
+def test_prose_parsed_while_the_kernels_run_is_used_only_for_the_same_texts(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``build`` parses and cites the chapters from the variables it is about to write, while the
+    kernels run; the renderer uses that only when its own texts are the same, and the book is
+    byte for byte the one it would have made by itself."""
+    import yaml
+    from livingreview.book import preview
+    from livingreview.book.render import build_preview, prepare_prose
+    from livingreview.project.paths import Project
+
+    project = Project(project_copy)
+    variables = yaml.safe_load(project.variables_yml.read_text(encoding="utf-8"))
+    parsed: list[str] = []
+    real_parse = preview._parse
+
+    def counting(book: preview.Book, chapter: preview.Chapter, text: str) -> dict:
+        parsed.append(chapter.page)
+        return real_parse(book, chapter, text)
+
+    monkeypatch.setattr(preview, "_parse", counting)
+    alone = _outputs(build_preview(project).parent)
+    chapters = len(parsed)
+    assert chapters > 5
+    # The PDF is dated by the release, not by the build (so that the comparisons below can hold).
+    (pdf,) = (v for k, v in alone.items() if k.endswith(".pdf"))
+    released = str(variables["review"]["date_released"]).replace("-", "")
+    assert f"/CreationDate(D:{released}000000Z)".encode() in pdf
+
+    parsed.clear()
+    prose = prepare_prose(project, variables)
+    assert prose is not None and len(parsed) == chapters
+    parsed.clear()
+    assert _outputs(build_preview(project, prose=prose).parent) == alone
+    assert parsed == []  # nothing parsed again
+
+    # Prose from other variables (one value differs): the renderer parses the book itself.
+    changed = {**variables, "review": {**variables["review"], "version": "9.9.9"}}
+    stale = prepare_prose(project, changed)
+    assert stale is not None
+    parsed.clear()
+    assert _outputs(build_preview(project, prose=stale).parent) == alone
+    assert len(parsed) == chapters
+
+    # A book that cannot be read yet: no prose, and nothing raised.
+    (project_copy / "chapters" / "methods.qmd").unlink()
+    assert prepare_prose(project, variables) is None
+
+
+def test_a_build_parses_each_chapter_once(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Quarto, ``build`` hands the prose it parsed while the kernels ran to the renderer."""
+    from livingreview.book import preview
+    from livingreview.book.build import build
+    from livingreview.project.paths import Project
+
+    parsed: list[str] = []
+    real_parse = preview._parse
+
+    def counting(book: preview.Book, chapter: preview.Chapter, text: str) -> dict:
+        parsed.append(chapter.page)
+        return real_parse(book, chapter, text)
+
+    monkeypatch.setattr(preview, "_parse", counting)
+    project = Project(project_copy)
+    build(project, log=lambda _line: None, use_quarto=False)
+    pages = [chapter.page for chapter in preview.load_book(project).chapters]
+    assert sorted(parsed) == sorted(pages)

@@ -33,13 +33,21 @@ def build(
 ) -> str:
     """Run the whole pipeline; return the path of what was produced (``_book`` or ``_preview/index.html``)."""
     # One transaction: notebooks, _variables.yml and the rendered output change together or not at all.
+    quarto = quarto_path() if use_quarto else None
+    prose: list = []  # without Quarto, the chapters' prose is parsed and cited while the kernels run
+
+    def prepare(variables: dict) -> None:
+        from livingreview.book.render import prepare_prose
+
+        prose.append(prepare_prose(project, variables))
+
     with Transaction(project.root, "build") as txn:
-        problems = run_all(project, log, force=force, txn=txn)  # validates while the kernels start
+        # validates while the kernels start
+        problems = run_all(project, log, force=force, txn=txn, with_variables=None if quarto else prepare)
         if problems:
             raise BuildError(
                 "\n".join(problems) + "\nbuild stopped: data invalid; nothing was executed or written"
             )
-        quarto = quarto_path() if use_quarto else None
         if quarto:
             log("rendering the book with Quarto (HTML and Typst PDF) …")
             txn.claim("_book")
@@ -58,7 +66,7 @@ def build(
             from livingreview.book.render import build_preview
 
             started = time.perf_counter()
-            index = build_preview(project, log)
+            index = build_preview(project, log, prose=prose[0] if prose else None)
             pdf = index.parent / pdf_name(read_quarto_yml(project.quarto_yml))
             log(
                 f"preview written: HTML book {index.relative_to(project.root)}, "

@@ -285,10 +285,13 @@ def _check(project: Project) -> Report:
     return check_project(project)
 
 
-def _variables(project: Project) -> dict:
+def _variables(project: Project, then: Callable[[dict], object] | None = None) -> dict:
     from livingreview.book.variables import compute_project_variables
 
-    return compute_project_variables(project)
+    variables = compute_project_variables(project)
+    if then is not None:
+        then(variables)
+    return variables
 
 
 def run_all(
@@ -297,11 +300,13 @@ def run_all(
     force: bool = False,
     validate: bool = True,
     txn: Transaction | None = None,
+    with_variables: Callable[[dict], object] | None = None,
 ) -> list[str]:
     """Validate, then execute every notebook and compute ``_variables.yml``; write them all at once.
 
     The kernels start while the data are validated. Invalid data: return the problems, with
     nothing executed or written. A failing cell raises, with nothing written.
+    ``with_variables`` is called with the variables, in this process, while the kernels run.
     """
     paths = project.notebooks()
     stale = [force or _stale(path, project.root) for path in paths]
@@ -319,7 +324,7 @@ def run_all(
                 log(report.summary())
             # The variables (incl. the metafor validation summary) are computed in this process
             # while the kernels run the notebooks in theirs.
-            variables = loop.run_in_executor(None, _variables, project)
+            variables = loop.run_in_executor(None, _variables, project, with_variables)
             executed = await _run_many(paths, notebooks, project.root, log, kernels, stale)
             return [], await variables, executed
         finally:

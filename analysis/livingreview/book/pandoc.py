@@ -54,6 +54,44 @@ def sanitize_filter() -> Path:
     return _FILTER
 
 
+# Options whose value is a file pandoc reads: keyed by its bytes (citeproc's inputs).
+FILE_OPTIONS = ("--bibliography", "--csl")
+# Options that read other files (templates, filters, includes, ...): such a conversion is not cached.
+UNCACHED_OPTIONS = (
+    "--abbreviations",
+    "--citation-abbreviations",
+    "--css",
+    "--data-dir",
+    "--defaults",
+    "--filter",
+    "--include-after-body",
+    "--include-before-body",
+    "--include-in-header",
+    "--lua-filter",
+    "--metadata-file",
+    "--reference-doc",
+    "--resource-path",
+    "--syntax-definition",
+    "--template",
+)
+
+
+def files_read(options: list[str]) -> list[str] | None:
+    """What the files named in ``options`` hold (option, path and digest), for a cache key;
+    None when a conversion must not be cached (a file it reads is unknown to the key, or unreadable)."""
+    parts = []
+    for option in options:
+        name, _, value = option.partition("=")
+        if name in UNCACHED_OPTIONS or option in UNCACHED_OPTIONS:
+            return None
+        if name in FILE_OPTIONS:
+            try:
+                parts.append(f"{name}={value}\0{hashlib.sha256(Path(value).read_bytes()).hexdigest()}")
+            except OSError:
+                return None
+    return parts
+
+
 class ConversionCache:
     """pandoc's outputs of earlier builds, so that a rebuild converts only the chapters that changed.
 
@@ -61,8 +99,10 @@ class ConversionCache:
     the output: the pandoc binary (path, size, modification time), the formats and arguments,
     the sanitizing filter's code and the input. The build's nonce (random, so that no text in the
     data can forge a token) is masked in the key and in the stored output, and the current one
-    is put back on use. Conversions that read a file named on the command line (citeproc's
-    bibliography) are never cached. ``prune`` keeps only what the last build used.
+    is put back on use. A conversion that reads files named on the command line (citeproc's
+    bibliographies and CSL style, ``FILE_OPTIONS``) has their contents in its key; one that names
+    a file of any other kind, or a file that cannot be read, is never cached. ``prune`` keeps only
+    what the last build used.
     """
 
     MASK = "\x00nonce\x00"  # no NUL reaches pandoc: data values lose control characters (text.safe)
@@ -125,9 +165,10 @@ def convert(
     options = [f"--from={source}", f"--to={target}", "--wrap=none", *(a for a in args if a != "--citeproc")]
     pandoc = pandoc_path()
     command = [pandoc, *options, *cite, *([f"--lua-filter={sanitize_filter()}"] if sanitize else [])]
+    files = files_read(options) if cache is not None else None
     key = (
-        cache.key(pandoc, [*options, f"sanitize={sanitize}"], text)
-        if cache is not None and not cite
+        cache.key(pandoc, [*options, *cite, f"sanitize={sanitize}", *files], text)
+        if cache is not None and files is not None
         else None
     )
     if key is not None and (cached := cache.get(key)) is not None:

@@ -3,12 +3,14 @@
 Title page (version, release date, citation), contents, numbered chapters and appendices, figures at
 their design size from high-resolution PNGs, tables as real Typst tables with captions, references,
 page numbers and a footer with the version and search date. Fonts are the DejaVu families shipped
-with matplotlib (system fonts are ignored, so every machine makes the same PDF); ``missing_glyphs``
-lists any character they cannot show.
+with matplotlib (system fonts are ignored, so every machine makes the same PDF), and its creation
+date is the release date (so a version's PDF is the same bytes whenever it is built);
+``missing_glyphs`` lists any character they cannot show.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import tempfile
 from collections.abc import Callable
@@ -193,6 +195,16 @@ def missing_glyphs(text: str, fonts: Path) -> set[str]:
     return {ch for ch in set(text) if ord(ch) > 126 and ord(ch) not in covered and not ch.isspace()}
 
 
+def release_timestamp(book: Book) -> datetime.datetime | None:
+    """Midnight UTC of the version's release date: the PDF's creation date, so that the same
+    version gives the same PDF, byte for byte, wherever and whenever it is built (None: no date)."""
+    try:
+        day = datetime.date.fromisoformat(plain_text(book.var("review.date_released")))
+    except ValueError:
+        return None
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+
+
 def write_pdf(
     book: Book, asts: list[str], out_dir: Path, log: Callable[[str], None] = print
 ) -> tuple[Path, int]:
@@ -206,7 +218,12 @@ def write_pdf(
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         fonts = font_dir(Path(tmp) / "fonts")
         compiled = pool.submit(  # Typst releases the GIL: the glyph check runs meanwhile
-            typst.compile, str(main), root=str(out_dir), font_paths=[str(fonts)], ignore_system_fonts=True
+            typst.compile,
+            str(main),
+            root=str(out_dir),
+            font_paths=[str(fonts)],
+            ignore_system_fonts=True,
+            timestamp=release_timestamp(book),
         )
         missing = missing_glyphs(source, fonts)
         if missing:

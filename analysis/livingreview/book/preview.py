@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livingreview.book.pandoc import ConversionCache, convert, thread_pool
+from livingreview.book.pandoc import ConversionCache, convert, parallel_map, thread_pool
 from livingreview.project.paths import Project
 from livingreview.project.qmd import (
     CITE_RE,
@@ -307,12 +307,18 @@ def _title(text: str, prefix: str) -> str:
     return ""
 
 
-def load_book(project: Project) -> Book:
-    """Read the config, variables, chapters and notebook outputs; number everything."""
+def load_book(project: Project, variables_yml: str | None = None, nonce: str | None = None) -> Book:
+    """Read the config, variables, chapters and notebook outputs; number everything.
+
+    ``variables_yml``: the text of ``_variables.yml`` to use instead of the file's; ``nonce``: the
+    tokens' nonce (random unless given).
+    """
     from livingreview.book.variables import flatten  # pandas: imported only when the book is read
 
     config = read_quarto_yml(project.quarto_yml)
-    variables = flatten(load_yaml(project.variables_yml.read_text(encoding="utf-8")) or {})
+    if variables_yml is None:
+        variables_yml = project.variables_yml.read_text(encoding="utf-8")
+    variables = flatten(load_yaml(variables_yml) or {})
     sources = []
     for book_file in book_files(config):
         path = project.root / book_file.path
@@ -320,7 +326,7 @@ def load_book(project: Project) -> Book:
             raise PreviewError(f"_quarto.yml lists {book_file.path}, which does not exist")
         sources.append((book_file, strip_front_matter(path.read_text(encoding="utf-8"))))
     numbering, prefixes = number_book(sources)
-    nonce = secrets.token_hex(6)
+    nonce = nonce or secrets.token_hex(6)
     cache: dict[Path, dict[str, LabelledCell]] = {}
     chapters = []
     for (book_file, text), prefix in zip(sources, prefixes, strict=True):
@@ -373,33 +379,67 @@ def _token(block: dict) -> str | None:
     return None
 
 
-def book_asts(book: Book) -> list[str]:
+@dataclass
+class Prose:
+    """The chapters' prose parsed and cited (citations rendered, reference list placed): what
+    ``book_asts`` needs besides the tables. ``texts`` are the Markdown it was parsed from."""
+
+    nonce: str
+    texts: list[str]
+    read: list[dict]
+    cited: dict
+    used: set[str] = field(default_factory=set)  # the conversion cache entries it used
+
+
+def chapter_texts(book: Book) -> list[str]:
+    return [book.markdown(chapter, "html") for chapter in book.chapters]
+
+
+def _parse(book: Book, chapter: Chapter, text: str) -> dict:
+    """One chapter parsed on its own (its heading identifiers are its own; the result is cached)."""
+    keep = ["--metadata=lr-keep-cites:true"]  # the filter leaves citations to the citation pass
+    return json.loads(convert(text, "markdown", "json", keep, chapter.book_file.path, True, book.cache))
+
+
+def _prose(book: Book, texts: list[str], read: list[dict]) -> Prose:
+    cited = _cite(book, read)
+    return Prose(book.nonce, texts, read, cited, set(book.cache.used) if book.cache else set())
+
+
+def parse_prose(book: Book) -> Prose:
+    """The book's chapters parsed (in parallel), then cited in one pass."""
+    texts = chapter_texts(book)
+    pairs = list(zip(book.chapters, texts, strict=True))
+    return _prose(book, texts, parallel_map(lambda pair: _parse(book, *pair), pairs))
+
+
+def book_asts(book: Book, prose: Prose | None = None) -> list[str]:
     """Every chapter as one pandoc JSON document: prose after citeproc, tables read from their HTML.
 
-    Each chapter is read and sanitized on its own (its heading identifiers are its own; the result
-    is cached). Citeproc then runs once, on every citation of the book in reading order and the
-    reference list, so that citations are rendered and disambiguated as in the one reference list
-    and the bibliography is parsed once; the rendered citations go back where they were. Each
-    table sits between its token paragraph and the same token + ``END`` so that the renderers can
-    wrap it with its caption; figures stay a single token paragraph.
+    Citeproc runs once, on every citation of the book in reading order and the reference list,
+    so that citations are rendered and disambiguated as in the one reference list and the
+    bibliography is parsed once; the rendered citations go back where they were. Each table sits
+    between its token paragraph and the same token + ``END`` so that the renderers can wrap it
+    with its caption; figures stay a single token paragraph. ``prose`` (parsed while the
+    notebooks ran) is used when it was parsed from exactly this book's texts.
     """
     chapters = book.chapters
-
-    def parse(chapter: Chapter) -> dict:
-        text = book.markdown(chapter, "html")
-        keep = ["--metadata=lr-keep-cites:true"]  # the filter leaves citations to the citation pass
-        return json.loads(convert(text, "markdown", "json", keep, chapter.book_file.path, True, book.cache))
-
+    texts = chapter_texts(book)
+    usable = prose is not None and prose.nonce == book.nonce and prose.texts == texts
     # The tables are read while the chapters are parsed and citeproc runs (they need neither).
     with thread_pool() as pool:
-        parsing = [pool.submit(parse, chapter) for chapter in chapters]
+        pairs = [] if usable else list(zip(chapters, texts, strict=True))
+        parsing = [pool.submit(_parse, book, chapter, text) for chapter, text in pairs]
         reading = [pool.submit(_read_tables, book, chapter) for chapter in chapters]
-        read = [future.result() for future in parsing]
-        cited = _cite(book, read)
+        if prose is not None and usable:
+            if book.cache is not None:
+                book.cache.used |= prose.used
+        else:
+            prose = _prose(book, texts, [future.result() for future in parsing])
         tables = [future.result() for future in reading]
     return [
-        json.dumps({**cited, "blocks": _place_tables(doc["blocks"], pieces)})
-        for doc, pieces in zip(read, tables, strict=True)
+        json.dumps({**prose.cited, "blocks": _place_tables(doc["blocks"], pieces)})
+        for doc, pieces in zip(prose.read, tables, strict=True)
     ]
 
 
@@ -422,7 +462,7 @@ def _cite(book: Book, read: list[dict]) -> dict:
     }
     # citeproc, then the sanitizing filter; citations link to the reference page (on that page too)
     args = ["--citeproc", *book.bibliography_args(), f"--metadata=lr-refs-page:{book.references_page}"]
-    cited = json.loads(convert(json.dumps(small), "json", "json", args, "citations"))
+    cited = json.loads(convert(json.dumps(small), "json", "json", args, "citations", cache=book.cache))
     rendered = [block["c"] for block in cited["blocks"][: len(cites)] if block.get("t") == "Para"]
     lists = [block for block in cited["blocks"][len(cites) :] if _div_id(block) == "refs"]
     if len(rendered) != len(cites) or len(lists) != len(refs):

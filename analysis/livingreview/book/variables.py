@@ -401,9 +401,14 @@ def limitation_variables(
     return out
 
 
+def variables_text(variables: Mapping[str, Any]) -> str:
+    """What ``_variables.yml`` holds for ``variables``."""
+    return HEADER + yaml.safe_dump(dict(variables), sort_keys=True, allow_unicode=True, width=1000)
+
+
 def write_variables(path: Path, variables: Mapping[str, Any]) -> bool:
     """Write ``_variables.yml``; return whether its content changed."""
-    text = HEADER + yaml.safe_dump(dict(variables), sort_keys=True, allow_unicode=True, width=1000)
+    text = variables_text(variables)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
     path.write_text(text, encoding="utf-8")
