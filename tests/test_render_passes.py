@@ -124,32 +124,39 @@ def test_citations_are_collected_and_put_back_in_reading_order() -> None:
     assert blocks[2] == refs
 
 
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The pages of the chapters pandoc parses from Markdown, in the order they are parsed."""
+    from livingreview.book import preview
+
+    pages: list[str] = []
+    real_parse = preview._parse
+
+    def counting(book: preview.Book, chapter: preview.Chapter, text: str) -> dict:
+        pages.append(chapter.page)
+        return real_parse(book, chapter, text)
+
+    monkeypatch.setattr(preview, "_parse", counting)
+    return pages
+
+
 def _outputs(directory: Path) -> dict[str, bytes]:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     return {p.relative_to(directory).as_posix(): p.read_bytes() for p in files}
 
 
 def test_prose_parsed_while_the_kernels_run_is_used_only_for_the_same_texts(
-    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+    project_copy: Path, parsed: list[str]
 ) -> None:
     """``build`` parses and cites the chapters from the variables it is about to write, while the
     kernels run; the renderer uses that only when its own texts are the same, and the book is
     byte for byte the one it would have made by itself."""
     import yaml
-    from livingreview.book import preview
     from livingreview.book.render import build_preview, prepare_prose
     from livingreview.project.paths import Project
 
     project = Project(project_copy)
     variables = yaml.safe_load(project.variables_yml.read_text(encoding="utf-8"))
-    parsed: list[str] = []
-    real_parse = preview._parse
-
-    def counting(book: preview.Book, chapter: preview.Chapter, text: str) -> dict:
-        parsed.append(chapter.page)
-        return real_parse(book, chapter, text)
-
-    monkeypatch.setattr(preview, "_parse", counting)
     alone = _outputs(build_preview(project).parent)
     chapters = len(parsed)
     assert chapters > 5
@@ -178,20 +185,12 @@ def test_prose_parsed_while_the_kernels_run_is_used_only_for_the_same_texts(
     assert prepare_prose(project, variables) is None
 
 
-def test_a_build_parses_each_chapter_once(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_build_parses_each_chapter_once(project_copy: Path, parsed: list[str]) -> None:
     """Without Quarto, ``build`` hands the prose it parsed while the kernels ran to the renderer."""
     from livingreview.book import preview
     from livingreview.book.build import build
     from livingreview.project.paths import Project
 
-    parsed: list[str] = []
-    real_parse = preview._parse
-
-    def counting(book: preview.Book, chapter: preview.Chapter, text: str) -> dict:
-        parsed.append(chapter.page)
-        return real_parse(book, chapter, text)
-
-    monkeypatch.setattr(preview, "_parse", counting)
     project = Project(project_copy)
     build(project, log=lambda _line: None, use_quarto=False)
     pages = [chapter.page for chapter in preview.load_book(project).chapters]

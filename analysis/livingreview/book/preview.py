@@ -424,18 +424,18 @@ def book_asts(book: Book, prose: Prose | None = None) -> list[str]:
     notebooks ran) is used when it was parsed from exactly this book's texts.
     """
     chapters = book.chapters
-    texts = chapter_texts(book)
-    usable = prose is not None and prose.nonce == book.nonce and prose.texts == texts
+    texts = chapter_texts(book)  # the tokens in them carry the nonce
+    if prose is not None and prose.texts != texts:
+        prose = None  # parsed from other texts: parse these
     # The tables are read while the chapters are parsed and citeproc runs (they need neither).
     with thread_pool() as pool:
-        pairs = [] if usable else list(zip(chapters, texts, strict=True))
+        pairs = [] if prose is not None else list(zip(chapters, texts, strict=True))
         parsing = [pool.submit(_parse, book, chapter, text) for chapter, text in pairs]
         reading = [pool.submit(_read_tables, book, chapter) for chapter in chapters]
-        if prose is not None and usable:
-            if book.cache is not None:
-                book.cache.used |= prose.used
-        else:
+        if prose is None:
             prose = _prose(book, texts, [future.result() for future in parsing])
+        elif book.cache is not None:
+            book.cache.used |= prose.used  # kept by prune
         tables = [future.result() for future in reading]
     return [
         json.dumps({**prose.cited, "blocks": _place_tables(doc["blocks"], pieces)})
