@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,6 +28,21 @@ IGNORE = shutil.ignore_patterns(".git", "_book", "_preview", ".quarto", ".cache"
 
 sys.path.insert(0, str(ROOT / "tests"))
 from scratch import add_study  # noqa: E402  the tests' complete addition (study, association, screening, RoB, reference)
+
+
+def speed_probe() -> float:
+    """Seconds for a fixed single-core Python loop: on a shared virtual machine the same code runs
+    up to a third slower in some hours, which the load average does not show; compare runs by it."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(root: Path, *args: str, env: dict[str, str] | None = None) -> float:
@@ -59,7 +75,8 @@ def main() -> None:
         # process -- the build and each kernel -- compile it again, about 0.3 s each).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} (compare on an idle machine); "
-          f"bytecode cache {'on' if 'PYTHONDONTWRITEBYTECODE' not in env else 'off'}")  # fmt: skip
+          f"bytecode cache {'on' if 'PYTHONDONTWRITEBYTECODE' not in env else 'off'}; "
+          f"speed probe {speed_probe():.2f} s")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "review"
         shutil.copytree(ROOT, root, ignore=IGNORE)
@@ -69,10 +86,12 @@ def main() -> None:
             "validate": min(timed(root, "validate", env=env) for _ in range(args.repeats)),
             "cold build": timed(root, "build", "--preview", env=env),
         }
-        rebuilds = []
+        rebuilds, cpu = [], []
         for _ in range(args.rebuilds):  # each adds one more study
             add_study(root)
+            before = children_cpu()
             rebuilds.append(timed(root, "build", "--preview", env=env))
+            cpu.append(children_cpu() - before)  # the build, its kernels and pandoc
         results["rebuild after adding one study"] = statistics.median(rebuilds)
     for name, seconds in results.items():
         target = TARGETS_S[name]
@@ -80,6 +99,8 @@ def main() -> None:
         print(f"{name:32s} {seconds:6.2f} s   (target ≤ {target:g} s: {verdict})")
     if len(rebuilds) > 1:
         print(f"  (median of {len(rebuilds)} rebuilds: " + ", ".join(f"{t:.2f}" for t in rebuilds) + " s)")
+    print("  CPU time of each rebuild (all processes): " + ", ".join(f"{c:.1f}" for c in cpu) + " s")
+    print(f"speed probe at the end {speed_probe():.2f} s (a fixed Python loop; higher: a slower host)")
 
 
 if __name__ == "__main__":
