@@ -82,7 +82,7 @@ def files_read(options: list[str]) -> list[str] | None:
     parts = []
     for option in options:
         name, _, value = option.partition("=")
-        if name in UNCACHED_OPTIONS or option in UNCACHED_OPTIONS:
+        if name in UNCACHED_OPTIONS:  # with or without a value (``name`` is the whole option then)
             return None
         if name in FILE_OPTIONS:
             try:
